@@ -15,5 +15,7 @@ pub mod gpu;
 pub mod io;
 pub mod kernels;
 pub mod quant;
+pub mod rng;
+pub mod weights;
 
 pub use error::{Error, Result};

@@ -1,1 +1,125 @@
-//! placeholder
+//! One module per WGSL kernel family. Kernels are created once per device and only *encode*
+//! dispatches into a compute pass; callers own submission.
+
+pub mod copy;
+pub mod dequant;
+pub mod gemv;
+
+use crate::gpu::GpuContext;
+use crate::weights::{Matrix, WeightFormat};
+use crate::{Error, Result};
+
+/// A weight matrix resident on the GPU, split by rows into parts that each fit one storage
+/// binding (`Capabilities::max_storage_binding`).
+#[derive(Debug)]
+pub struct GpuMatrix {
+    /// Runtime format of the stored weights.
+    pub format: WeightFormat,
+    /// Output features.
+    pub rows: usize,
+    /// Inputs.
+    pub cols: usize,
+    /// Row parts, in order.
+    pub parts: Vec<MatrixPart>,
+}
+
+/// Rows `row0 .. row0 + rows` of a [`GpuMatrix`].
+#[derive(Debug)]
+pub struct MatrixPart {
+    /// First row.
+    pub row0: usize,
+    /// Number of rows.
+    pub rows: usize,
+    /// Codes or dense values, [`WeightFormat::words_per_row`] words per row.
+    pub weights: wgpu::Buffer,
+    /// One u32 per (row, group): f16 scale in the low half, f16 bias in the high half
+    /// (a one-word placeholder for dense formats).
+    pub scale_bias: wgpu::Buffer,
+}
+
+impl GpuMatrix {
+    /// Uploads a host matrix, splitting it by rows so every buffer fits one binding.
+    pub fn upload(ctx: &GpuContext, name: &str, m: &Matrix) -> Result<Self> {
+        let format = m.format();
+        let (rows, cols) = (m.rows(), m.cols());
+        let wpr = format.words_per_row(cols);
+        let gpr = match m {
+            Matrix::Affine(q) => q.groups_per_row(),
+            _ => 0,
+        };
+        let limit = ctx.caps.max_storage_binding.min(ctx.caps.max_buffer_size);
+        let row_bytes = (wpr * 4).max(gpr * 4) as u64;
+        let rows_per_part = (limit / row_bytes.max(1)) as usize;
+        if rows_per_part == 0 {
+            return Err(Error::tensor(
+                name,
+                format!("one row needs {row_bytes} bytes, above the device's {limit}-byte binding limit"),
+            ));
+        }
+        let mut parts = Vec::new();
+        let mut words = vec![0u32; wpr];
+        for row0 in (0..rows).step_by(rows_per_part) {
+            let n = rows_per_part.min(rows - row0);
+            let mut data = Vec::with_capacity(n * wpr);
+            for r in row0..row0 + n {
+                m.gpu_row_words(r, &mut words);
+                data.extend_from_slice(&words);
+            }
+            let sb: Vec<u32> = match m {
+                Matrix::Affine(q) => q.scales[row0 * gpr..(row0 + n) * gpr]
+                    .iter()
+                    .zip(&q.biases[row0 * gpr..(row0 + n) * gpr])
+                    .map(|(s, b)| u32::from(s.to_bits()) | u32::from(b.to_bits()) << 16)
+                    .collect(),
+                _ => vec![0],
+            };
+            parts.push(MatrixPart {
+                row0,
+                rows: n,
+                weights: ctx.storage_buffer(&format!("{name} weights"), bytemuck::cast_slice(&data)),
+                scale_bias: ctx.storage_buffer(&format!("{name} scales"), bytemuck::cast_slice(&sb)),
+            });
+        }
+        Ok(GpuMatrix { format, rows, cols, parts })
+    }
+
+    /// GPU memory held by this matrix, in bytes.
+    pub fn gpu_bytes(&self) -> u64 {
+        self.parts.iter().map(|p| p.weights.size() + p.scale_bias.size()).sum()
+    }
+}
+
+/// Workgroup counts for `n` workgroups, split over x and y when `n` exceeds the per-dimension
+/// limit (shaders flatten them with `flat_workgroup`; extra workgroups find no work).
+pub fn dispatch_dims(n: u32, max_per_dim: u32) -> (u32, u32) {
+    let max = max_per_dim.max(1);
+    if n <= max { (n.max(1), 1) } else { (max, n.div_ceil(max)) }
+}
+
+/// `log2(group_size / 32)`, the shift from a 32-weight chunk index to its group index.
+pub(crate) fn chunks_per_group_log2(format: WeightFormat) -> u32 {
+    match format {
+        WeightFormat::Affine(s) => (s.group_size / 32).trailing_zeros(),
+        _ => 0,
+    }
+}
+
+/// Builds a uniform buffer holding one parameter block per part, each at an offset aligned to
+/// the device's uniform offset alignment, and returns it with the stride.
+pub(crate) fn uniform_blocks<T: bytemuck::Pod>(ctx: &GpuContext, label: &str, blocks: &[T]) -> (wgpu::Buffer, u64) {
+    use wgpu::util::DeviceExt;
+    let align = u64::from(ctx.device.limits().min_uniform_buffer_offset_alignment);
+    let size = std::mem::size_of::<T>() as u64;
+    let stride = size.div_ceil(align) * align;
+    let mut bytes = vec![0u8; (stride * blocks.len() as u64).max(stride) as usize];
+    for (i, b) in blocks.iter().enumerate() {
+        let o = i * stride as usize;
+        bytes[o..o + size as usize].copy_from_slice(bytemuck::bytes_of(b));
+    }
+    let buf = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: &bytes,
+        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+    });
+    (buf, stride)
+}

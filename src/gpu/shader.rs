@@ -1,0 +1,218 @@
+//! The WGSL sources and the small preprocessor that composes their variants.
+//!
+//! Every kernel family is one file under `wgsl/`. Text-level variants are selected with
+//! directives on lines of their own:
+//!
+//! - `#include "file.wgsl"`: splices another registered file in (each file at most once).
+//! - `#if NAME`, `#if !NAME`, `#elif NAME`, `#else`, `#endif`: keep or drop lines by boolean flags;
+//!   `#if NAME == 4` compares an integer define.
+//!
+//! Integer defines (bits, batch size) become `const NAME: u32 = N;` declarations placed after
+//! the `enable` directives, which are hoisted to the top. Numeric tunables that do not change the
+//! text (workgroup sizes) are WGSL `override` constants instead, set at pipeline creation.
+
+use std::collections::BTreeMap;
+
+use crate::{Error, Result};
+
+/// Every WGSL file of ecq, by name.
+pub const SOURCES: &[(&str, &str)] = &[
+    ("common.wgsl", include_str!("../../wgsl/common.wgsl")),
+    ("dequant.wgsl", include_str!("../../wgsl/dequant.wgsl")),
+    ("gemv.wgsl", include_str!("../../wgsl/gemv.wgsl")),
+    ("copy.wgsl", include_str!("../../wgsl/copy.wgsl")),
+];
+
+/// Looks up a registered WGSL file.
+pub fn source(name: &str) -> Result<&'static str> {
+    SOURCES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| *s)
+        .ok_or_else(|| Error::InvalidArgument(format!("no WGSL file named `{name}`")))
+}
+
+/// A define: a boolean flag for `#if`, or an integer that also becomes a `const`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Define {
+    /// Used by `#if NAME` / `#if !NAME`.
+    Flag(bool),
+    /// Emitted as `const NAME: u32 = N;` and usable in `#if NAME == N`.
+    U32(u32),
+}
+
+/// The defines of one variant, in a stable order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Defines(BTreeMap<&'static str, Define>);
+
+impl Defines {
+    /// No defines.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a boolean flag.
+    pub fn flag(mut self, name: &'static str, on: bool) -> Self {
+        self.0.insert(name, Define::Flag(on));
+        self
+    }
+
+    /// Adds an integer define.
+    pub fn int(mut self, name: &'static str, v: u32) -> Self {
+        self.0.insert(name, Define::U32(v));
+        self
+    }
+
+    fn eval(&self, cond: &str, file: &str, line: usize) -> Result<bool> {
+        let err = |m: String| Error::InvalidArgument(format!("{file}:{line}: {m}"));
+        let cond = cond.trim();
+        if let Some((name, value)) = cond.split_once("==") {
+            let (name, value) = (name.trim(), value.trim());
+            let want: u32 = value.parse().map_err(|_| err(format!("`{value}` is not an integer")))?;
+            return match self.0.get(name) {
+                Some(Define::U32(v)) => Ok(*v == want),
+                _ => Err(err(format!("`{name}` is not an integer define"))),
+            };
+        }
+        let (neg, name) = match cond.strip_prefix('!') {
+            Some(n) => (true, n.trim()),
+            None => (false, cond),
+        };
+        match self.0.get(name) {
+            Some(Define::Flag(b)) => Ok(*b != neg),
+            Some(Define::U32(_)) => Err(err(format!("`{name}` is an integer; compare it with =="))),
+            None => Err(err(format!("`{name}` is not defined for this variant"))),
+        }
+    }
+}
+
+/// Preprocesses the registered file `root` with `defines` into one WGSL module.
+pub fn preprocess(root: &str, defines: &Defines) -> Result<String> {
+    preprocess_with(root, defines, &source)
+}
+
+/// [`preprocess`] over any set of files, looked up by `text_of` (used by tests).
+pub fn preprocess_with(root: &str, defines: &Defines, text_of: &dyn Fn(&str) -> Result<&'static str>) -> Result<String> {
+    let mut body = String::new();
+    let mut included = Vec::new();
+    expand(root, defines, text_of, &mut included, &mut body)?;
+    let mut out = String::new();
+    let mut rest = String::new();
+    for line in body.lines() {
+        let t = line.trim_start();
+        if t.starts_with("enable ") || t.starts_with("requires ") {
+            out.push_str(t);
+            out.push('\n');
+        } else {
+            rest.push_str(line);
+            rest.push('\n');
+        }
+    }
+    for (name, d) in &defines.0 {
+        if let Define::U32(v) = d {
+            out.push_str(&format!("const {name}: u32 = {v}u;\n"));
+        }
+    }
+    out.push_str(&rest);
+    Ok(out)
+}
+
+fn expand(
+    file: &str,
+    defines: &Defines,
+    text_of: &dyn Fn(&str) -> Result<&'static str>,
+    included: &mut Vec<String>,
+    out: &mut String,
+) -> Result<()> {
+    if included.iter().any(|f| f == file) {
+        return Ok(());
+    }
+    included.push(file.to_string());
+    let text = text_of(file)?;
+    // Stack of (this branch active, some branch of this #if already taken, parent active).
+    let mut stack: Vec<(bool, bool, bool)> = Vec::new();
+    let active = |s: &Vec<(bool, bool, bool)>| s.last().is_none_or(|t| t.0);
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let t = line.trim();
+        let err = |m: &str| Error::InvalidArgument(format!("{file}:{n}: {m}"));
+        if let Some(c) = t.strip_prefix("#if ") {
+            let parent = active(&stack);
+            let v = parent && defines.eval(c, file, n)?;
+            stack.push((v, v, parent));
+        } else if let Some(c) = t.strip_prefix("#elif ") {
+            let (_, taken, parent) = stack.pop().ok_or_else(|| err("#elif without #if"))?;
+            let v = parent && !taken && defines.eval(c, file, n)?;
+            stack.push((v, taken || v, parent));
+        } else if t == "#else" {
+            let (_, taken, parent) = stack.pop().ok_or_else(|| err("#else without #if"))?;
+            stack.push((parent && !taken, true, parent));
+        } else if t == "#endif" {
+            stack.pop().ok_or_else(|| err("#endif without #if"))?;
+        } else if let Some(inc) = t.strip_prefix("#include ") {
+            if active(&stack) {
+                let name = inc.trim().trim_matches('"');
+                expand(name, defines, text_of, included, out)?;
+            }
+        } else if t.starts_with('#') {
+            return Err(err(&format!("unknown directive `{t}`")));
+        } else if active(&stack) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if !stack.is_empty() {
+        return Err(Error::InvalidArgument(format!("{file}: unterminated #if")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &'static str, d: &Defines) -> Result<String> {
+        let files = move |name: &str| match name {
+            "t.wgsl" => Ok(text),
+            "inc.wgsl" => Ok("fn helper() {}\n"),
+            _ => Err(Error::InvalidArgument(name.into())),
+        };
+        preprocess_with("t.wgsl", d, &files)
+    }
+
+    #[test]
+    fn conditionals_select_lines() {
+        let text = "a\n#if F16\nb\n#elif BITS == 4\nc\n#else\nd\n#endif\n#if !F16\ne\n#endif\n";
+        let d = Defines::new().flag("F16", false).int("BITS", 4);
+        assert_eq!(run(text, &d).unwrap(), "a\nc\ne\n");
+        let d = Defines::new().flag("F16", true).int("BITS", 4);
+        assert_eq!(run(text, &d).unwrap(), "a\nb\n");
+        let d = Defines::new().flag("F16", false).int("BITS", 8);
+        assert_eq!(run(text, &d).unwrap(), "a\nd\ne\n");
+    }
+
+    #[test]
+    fn undefined_names_are_errors() {
+        assert!(run("#if NOPE\n#endif\n", &Defines::new()).is_err());
+        assert!(run("#if BITS\n#endif\n", &Defines::new().int("BITS", 2)).is_err());
+        assert!(run("#if X\n", &Defines::new().flag("X", true)).is_err());
+        assert!(run("#endif\n", &Defines::new()).is_err());
+        assert!(run("#pragma once\n", &Defines::new()).is_err());
+    }
+
+    #[test]
+    fn includes_are_spliced_once() {
+        let s = run("#include \"inc.wgsl\"\n#include \"inc.wgsl\"\nx\n", &Defines::new()).unwrap();
+        assert_eq!(s, "fn helper() {}\nx\n");
+    }
+
+    #[test]
+    fn real_files_expand_with_hoisted_enables_and_consts() {
+        let d = Defines::new().flag("F16", true).flag("SUBGROUPS", false).int("BITS", 4).int("BATCH", 2);
+        let s = preprocess("gemv.wgsl", &d).unwrap();
+        assert!(s.starts_with("enable f16;"), "{}", &s[..80]);
+        assert!(s.contains("const BATCH: u32 = 2u;"));
+        assert!(!s.contains("#if"));
+        assert!(preprocess("missing.wgsl", &d).is_err());
+    }
+}

@@ -1,0 +1,168 @@
+//! Host-side weight matrices in every runtime format, and the formats' names.
+
+use half::f16;
+use serde::Serialize;
+
+use crate::quant::{AffineSpec, QuantizedMatrix};
+use crate::{Error, Result};
+
+/// The runtime format of a weight matrix, as the GEMV kernels read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum WeightFormat {
+    /// Group-wise affine codes (see [`crate::quant::affine`]).
+    Affine(AffineSpec),
+    /// Dense f16 (the usual unquantized baseline).
+    F16,
+    /// Dense f32.
+    F32,
+}
+
+impl WeightFormat {
+    /// Parses `f16`, `f32` or an affine name such as `q4g64` / `q4`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "f16" => Ok(WeightFormat::F16),
+            "f32" => Ok(WeightFormat::F32),
+            _ => AffineSpec::parse(s).map(WeightFormat::Affine).map_err(|_| {
+                Error::InvalidArgument(format!("weight format `{s}`: expected f16, f32 or qBITS[gGROUP] (e.g. q4g64)"))
+            }),
+        }
+    }
+
+    /// Stored bits per weight, scales and biases included.
+    pub fn bits_per_weight(&self) -> f64 {
+        match self {
+            WeightFormat::Affine(s) => s.bits_per_weight(),
+            WeightFormat::F16 => 16.0,
+            WeightFormat::F32 => 32.0,
+        }
+    }
+
+    /// u32 words holding one chunk of 32 weights of a row.
+    pub fn chunk_words(&self) -> u32 {
+        match self {
+            WeightFormat::Affine(s) => s.bits,
+            WeightFormat::F16 => 16,
+            WeightFormat::F32 => 32,
+        }
+    }
+
+    /// u32 words per stored row of `cols` weights (rows padded to whole 32-weight chunks, and
+    /// for affine formats to whole groups).
+    pub fn words_per_row(&self, cols: usize) -> usize {
+        match self {
+            WeightFormat::Affine(s) => crate::quant::affine::words_per_row(cols, *s),
+            _ => cols.div_ceil(32) * self.chunk_words() as usize,
+        }
+    }
+}
+
+impl std::fmt::Display for WeightFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WeightFormat::Affine(s) => write!(f, "{s}"),
+            WeightFormat::F16 => f.write_str("f16"),
+            WeightFormat::F32 => f.write_str("f32"),
+        }
+    }
+}
+
+/// A weight matrix on the host (`rows` outputs by `cols` inputs, row-major).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Matrix {
+    /// Group-wise affine codes.
+    Affine(QuantizedMatrix),
+    /// Dense f16 values.
+    F16 {
+        /// Output features.
+        rows: usize,
+        /// Inputs.
+        cols: usize,
+        /// `rows * cols` values.
+        data: Vec<f16>,
+    },
+    /// Dense f32 values.
+    F32 {
+        /// Output features.
+        rows: usize,
+        /// Inputs.
+        cols: usize,
+        /// `rows * cols` values.
+        data: Vec<f32>,
+    },
+}
+
+impl Matrix {
+    /// Builds `format` from float weights: quantizes for affine formats, converts otherwise.
+    pub fn from_f32(name: &str, data: &[f32], rows: usize, cols: usize, format: WeightFormat) -> Result<Self> {
+        if data.len() != rows * cols {
+            return Err(Error::tensor(name, format!("{} values do not fill a {rows}x{cols} matrix", data.len())));
+        }
+        Ok(match format {
+            WeightFormat::Affine(spec) => Matrix::Affine(crate::quant::quantize(name, data, rows, cols, spec)?),
+            WeightFormat::F16 => Matrix::F16 { rows, cols, data: data.iter().map(|&v| f16::from_f32(v)).collect() },
+            WeightFormat::F32 => Matrix::F32 { rows, cols, data: data.to_vec() },
+        })
+    }
+
+    /// The runtime format.
+    pub fn format(&self) -> WeightFormat {
+        match self {
+            Matrix::Affine(m) => WeightFormat::Affine(m.spec),
+            Matrix::F16 { .. } => WeightFormat::F16,
+            Matrix::F32 { .. } => WeightFormat::F32,
+        }
+    }
+
+    /// Output features.
+    pub fn rows(&self) -> usize {
+        match self {
+            Matrix::Affine(m) => m.rows,
+            Matrix::F16 { rows, .. } | Matrix::F32 { rows, .. } => *rows,
+        }
+    }
+
+    /// Inputs.
+    pub fn cols(&self) -> usize {
+        match self {
+            Matrix::Affine(m) => m.cols,
+            Matrix::F16 { cols, .. } | Matrix::F32 { cols, .. } => *cols,
+        }
+    }
+
+    /// Bytes a GEMV must read: codes, scales and biases, or the dense values.
+    pub fn stored_bytes(&self) -> usize {
+        match self {
+            Matrix::Affine(m) => m.stored_bytes(),
+            Matrix::F16 { data, .. } => data.len() * 2,
+            Matrix::F32 { data, .. } => data.len() * 4,
+        }
+    }
+
+    /// The weights as f32 (dequantized for affine formats).
+    pub fn to_f32(&self) -> Vec<f32> {
+        match self {
+            Matrix::Affine(m) => m.dequantize(),
+            Matrix::F16 { data, .. } => data.iter().map(|v| v.to_f32()).collect(),
+            Matrix::F32 { data, .. } => data.clone(),
+        }
+    }
+
+    /// Row `r` packed in the GPU layout: [`WeightFormat::words_per_row`] words, padding zero.
+    pub fn gpu_row_words(&self, r: usize, out: &mut [u32]) {
+        out.iter_mut().for_each(|w| *w = 0);
+        match self {
+            Matrix::Affine(m) => out[..m.words_per_row()].copy_from_slice(m.row_codes(r)),
+            Matrix::F16 { cols, data, .. } => {
+                for (c, v) in data[r * cols..(r + 1) * cols].iter().enumerate() {
+                    out[c / 2] |= u32::from(v.to_bits()) << (16 * (c % 2));
+                }
+            }
+            Matrix::F32 { cols, data, .. } => {
+                for (o, v) in out.iter_mut().zip(&data[r * cols..(r + 1) * cols]) {
+                    *o = v.to_bits();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! Shared by the integration tests: a GPU context that fails loudly when none exists.
+#![allow(dead_code)]
+
+use ecq::gpu::{ContextOptions, GpuContext};
+
+/// The test device. A missing adapter fails the test: a GPU test that skips is not a test.
+/// `tools/test.sh` installs lavapipe on machines without a GPU.
+pub fn gpu() -> GpuContext {
+    gpu_with(&ContextOptions::from_env())
+}
+
+/// A test device with explicit options (e.g. f16 and subgroups disabled).
+pub fn gpu_with(opts: &ContextOptions) -> GpuContext {
+    match pollster::block_on(GpuContext::new(opts)) {
+        Ok(ctx) => ctx,
+        Err(e) => panic!(
+            "GPU tests need a GPU adapter and none was found: {e}\n\
+             On Debian/Ubuntu without a GPU run tools/test.sh (it installs lavapipe), or\n\
+             apt-get install mesa-vulkan-drivers and set VK_ICD_FILENAMES to lvp_icd.x86_64.json."
+        ),
+    }
+}
+
+/// The device with f16 and subgroups disabled: the fallback path every adapter can run.
+pub fn gpu_fallback() -> GpuContext {
+    let mut o = ContextOptions::from_env();
+    o.disable_f16 = true;
+    o.disable_subgroups = true;
+    gpu_with(&o)
+}

@@ -1,0 +1,114 @@
+//! GEMV on the GPU against the CPU reference, for every format, batch and kernel path.
+
+mod common;
+
+use ecq::cpu;
+use ecq::gpu::KernelPath;
+use ecq::kernels::GpuMatrix;
+use ecq::kernels::gemv::{Gemv, GemvKey, run_once};
+use ecq::quant::AffineSpec;
+use ecq::rng::Rng;
+use ecq::weights::{Matrix, WeightFormat};
+
+fn formats() -> Vec<WeightFormat> {
+    let mut v = vec![WeightFormat::F32, WeightFormat::F16];
+    for bits in [2, 3, 4, 8] {
+        for gs in [32, 64, 128] {
+            v.push(WeightFormat::Affine(AffineSpec::new(bits, gs).unwrap()));
+        }
+    }
+    v
+}
+
+/// Relative-error bound: f32 paths differ from the f64 reference by summation order only; f16
+/// paths round inputs and products to 11 bits and sum 32 products in f16 before f32.
+fn bound(path: KernelPath, format: WeightFormat) -> f64 {
+    let f16_math = path.f16 && format == WeightFormat::F16;
+    if f16_math { 5e-3 } else { 2e-5 }
+}
+
+fn check_all(ctx: &ecq::gpu::GpuContext, shapes: &[(usize, usize)], batches: &[u32]) {
+    let (mut rng, seed) = Rng::fresh();
+    let gemv = Gemv::new(ctx);
+    let mut failures = vec![];
+    let mut runs = 0;
+    for &(rows, cols) in shapes {
+        let w = rng.weights(rows * cols, 0.05);
+        for format in formats() {
+            let m = Matrix::from_f32("w", &w, rows, cols, format).unwrap();
+            let gm = GpuMatrix::upload(ctx, "w", &m).unwrap();
+            for &batch in batches {
+                let x = rng.signed(batch as usize * cols);
+                let want = cpu::gemv(&m, &x, batch as usize).unwrap();
+                for path in KernelPath::all_supported(&ctx.caps) {
+                    let key = GemvKey::tuned(format, batch, &ctx.caps, Some(path)).unwrap();
+                    let got = pollster::block_on(run_once(ctx, &gemv, &key, &gm, &x)).unwrap();
+                    let e = cpu::rel_err(&got, &want);
+                    runs += 1;
+                    if !(e <= bound(key.path, format)) {
+                        failures.push(format!("{rows}x{cols} {} -> rel err {e:.3e}", ecq::gpu::PipelineKey::label(&key)));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "seed {seed}: {} of {runs} failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn gemv_matches_cpu_on_odd_shapes() {
+    let ctx = common::gpu();
+    check_all(&ctx, &[(67, 200), (1, 32), (130, 96)], &[1, 3, 8]);
+}
+
+#[test]
+fn gemv_fallback_path_matches_cpu() {
+    let ctx = common::gpu_fallback();
+    assert!(!ctx.caps.f16 && !ctx.caps.subgroups);
+    check_all(&ctx, &[(67, 200), (33, 257)], &[1, 2]);
+}
+
+#[test]
+fn gemv_splits_matrices_above_the_binding_limit() {
+    let mut o = ecq::gpu::ContextOptions::from_env();
+    o.max_storage_binding = Some(4096);
+    let ctx = common::gpu_with(&o);
+    let (rows, cols) = (300, 512);
+    let (mut rng, seed) = Rng::fresh();
+    let w = rng.weights(rows * cols, 0.05);
+    let gemv = Gemv::new(&ctx);
+    for format in [WeightFormat::F32, WeightFormat::Affine(AffineSpec::new(4, 64).unwrap())] {
+        let m = Matrix::from_f32("w", &w, rows, cols, format).unwrap();
+        let gm = GpuMatrix::upload(&ctx, "w", &m).unwrap();
+        assert!(gm.parts.len() > 1, "{format}: expected a split, got {} part(s)", gm.parts.len());
+        let x = rng.signed(2 * cols);
+        let key = GemvKey::tuned(format, 2, &ctx.caps, None).unwrap();
+        let got = pollster::block_on(run_once(&ctx, &gemv, &key, &gm, &x)).unwrap();
+        let want = cpu::gemv(&m, &x, 2).unwrap();
+        let e = cpu::rel_err(&got, &want);
+        assert!(e <= bound(key.path, format), "seed {seed} {format}: rel err {e}");
+    }
+}
+
+#[test]
+fn dequant_matches_cpu_for_every_affine_format() {
+    use ecq::kernels::dequant::{self, Dequant};
+    let ctx = common::gpu();
+    let dq = Dequant::new(&ctx);
+    let (mut rng, seed) = Rng::fresh();
+    let (rows, cols) = (67, 200);
+    let w = rng.weights(rows * cols, 0.05);
+    for bits in [2, 3, 4, 8] {
+        for gs in [32, 64, 128] {
+            let m = Matrix::from_f32("w", &w, rows, cols, WeightFormat::Affine(AffineSpec::new(bits, gs).unwrap())).unwrap();
+            let want = cpu::dequant(&m);
+            let gm = GpuMatrix::upload(&ctx, "w", &m).unwrap();
+            let got = pollster::block_on(dequant::run_once(&ctx, &dq, &gm, false)).unwrap();
+            // s * q + b in f32, fused or not: within an ulp or two of the reference.
+            assert!(cpu::max_abs_err(&got, &want) <= 1e-6, "seed {seed} q{bits}g{gs} f32");
+            let got16 = pollster::block_on(dequant::run_once(&ctx, &dq, &gm, true)).unwrap();
+            let want16: Vec<f32> = want.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect();
+            assert!(cpu::max_abs_err(&got16, &want16) <= 1e-3 * 0.5, "seed {seed} q{bits}g{gs} f16");
+        }
+    }
+}

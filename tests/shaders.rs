@@ -1,0 +1,107 @@
+//! Every shader variant ecq can build is validated by naga and translated to the languages of
+//! the backends there is no machine for here: MSL (Metal), HLSL (DX12) and SPIR-V (Vulkan).
+
+
+use ecq::gpu::pipeline::{PipelineKey, strip_subgroups_enable, validate_wgsl, variant_source};
+use ecq::gpu::shader::SOURCES;
+use ecq::gpu::KernelPath;
+use ecq::kernels::copy::{CopyKey, CopyKind};
+use ecq::kernels::dequant::DequantKey;
+use ecq::kernels::gemv::GemvKey;
+use ecq::quant::AffineSpec;
+use ecq::weights::WeightFormat;
+
+fn all_paths() -> Vec<KernelPath> {
+    [(false, false), (true, false), (false, true), (true, true)]
+        .into_iter()
+        .map(|(f16, subgroups)| KernelPath { f16, subgroups })
+        .collect()
+}
+
+fn affine_specs() -> Vec<AffineSpec> {
+    [2, 3, 4, 8].into_iter().flat_map(|b| [32, 64, 128].map(|g| AffineSpec::new(b, g).unwrap())).collect()
+}
+
+/// Validates `key`'s WGSL and translates it (overrides applied) to MSL, HLSL and SPIR-V.
+fn translate<K: PipelineKey>(key: &K) -> Result<(), String> {
+    let label = key.label();
+    let browser = variant_source(key, true).map_err(|e| e.to_string())?;
+    assert!(!browser.contains('#'), "{label}: preprocessor directive left in output");
+    let src = strip_subgroups_enable(&browser);
+    let module = validate_wgsl(&label, &src).map_err(|e| e.to_string())?;
+    let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
+        .validate(&module)
+        .map_err(|e| format!("{label}: {e:?}"))?;
+    let constants: naga::back::PipelineConstants = key.constants().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let ep = (naga::ShaderStage::Compute, key.entry_point().to_string());
+    let (module, info) = naga::back::pipeline_constants::process_overrides(&module, &info, Some((ep.0, &ep.1)), &constants)
+        .map_err(|e| format!("{label}: overrides: {e}"))?;
+
+    let msl_opts = naga::back::msl::Options { lang_version: (2, 4), ..Default::default() };
+    let msl_pipe = naga::back::msl::PipelineOptions { entry_point: Some(ep.clone()), ..Default::default() };
+    naga::back::msl::write_string(&module, &info, &msl_opts, &msl_pipe).map_err(|e| format!("{label}: MSL: {e}"))?;
+
+    let hlsl_opts = naga::back::hlsl::Options { shader_model: naga::back::hlsl::ShaderModel::V6_2, ..Default::default() };
+    let hlsl_pipe = naga::back::hlsl::PipelineOptions { entry_point: Some(ep.clone()) };
+    let mut hlsl = String::new();
+    naga::back::hlsl::Writer::new(&mut hlsl, &hlsl_opts, &hlsl_pipe)
+        .write(&module, &info, None)
+        .map_err(|e| format!("{label}: HLSL: {e}"))?;
+
+    let spv_opts = naga::back::spv::Options { lang_version: (1, 3), ..Default::default() };
+    let spv_pipe = naga::back::spv::PipelineOptions { shader_stage: ep.0, entry_point: ep.1.clone() };
+    naga::back::spv::write_vec(&module, &info, &spv_opts, Some(&spv_pipe)).map_err(|e| format!("{label}: SPIR-V: {e}"))?;
+    Ok(())
+}
+
+fn check_all<K: PipelineKey>(keys: impl IntoIterator<Item = K>) -> usize {
+    let mut n = 0;
+    let errors: Vec<String> = keys
+        .into_iter()
+        .filter_map(|k| {
+            n += 1;
+            translate(&k).err()
+        })
+        .collect();
+    assert!(errors.is_empty(), "{} of {n} variants failed:\n{}", errors.len(), errors.join("\n"));
+    n
+}
+
+#[test]
+fn gemv_variants_translate_to_every_backend() {
+    let mut formats: Vec<WeightFormat> = affine_specs().into_iter().map(WeightFormat::Affine).collect();
+    formats.extend([WeightFormat::F16, WeightFormat::F32]);
+    let mut keys = vec![];
+    for format in formats {
+        for batch in 1..=8 {
+            for path in all_paths() {
+                if path.f16 && format != WeightFormat::F16 {
+                    continue;
+                }
+                for (wg_size, teams) in [(256, 8), (256, 32), (64, 2)] {
+                    let rows_per_team = (32 / format.chunk_words()).clamp(1, 4).min((16 / batch).max(1));
+                    keys.push(GemvKey { format, batch, rows_per_team, path, wg_size, teams });
+                }
+            }
+        }
+    }
+    assert!(check_all(keys) > 500);
+}
+
+#[test]
+fn dequant_and_copy_variants_translate_to_every_backend() {
+    let dq = affine_specs().into_iter().flat_map(|spec| [false, true].map(|out_f16| DequantKey { spec, out_f16, wg_size: 64 }));
+    check_all(dq);
+    check_all([CopyKind::Copy, CopyKind::Read].map(|kind| CopyKey { kind, wg_size: 256 }));
+}
+
+#[test]
+fn every_registered_file_is_used() {
+    // Each file is either a root of some variant above or included by one.
+    for (name, text) in SOURCES {
+        let used_as_root = ["gemv.wgsl", "dequant.wgsl", "copy.wgsl"].contains(name);
+        let included = SOURCES.iter().any(|(_, t)| t.contains(&format!("#include \"{name}\"")));
+        assert!(used_as_root || included, "{name} is registered but never compiled");
+        assert!(text.lines().next().is_some_and(|l| l.starts_with("// ")), "{name}: first line should say what it is");
+    }
+}
