@@ -9,6 +9,7 @@
 //!   cache and timestamp timing.
 //! - [`kernels`]: one module per WGSL kernel family; kernels only *encode* into compute passes.
 
+pub mod bench;
 pub mod cpu;
 pub mod error;
 pub mod gpu;
@@ -16,6 +17,7 @@ pub mod io;
 pub mod kernels;
 pub mod quant;
 pub mod rng;
+pub mod selftest;
 pub mod weights;
 
 pub use error::{Error, Result};

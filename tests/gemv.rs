@@ -5,7 +5,7 @@ mod common;
 use ecq::cpu;
 use ecq::gpu::KernelPath;
 use ecq::kernels::GpuMatrix;
-use ecq::kernels::gemv::{Gemv, GemvKey, run_once};
+use ecq::kernels::gemv::{Gemv, GemvKey, rel_err_bound, run_once};
 use ecq::quant::AffineSpec;
 use ecq::rng::Rng;
 use ecq::weights::{Matrix, WeightFormat};
@@ -18,13 +18,6 @@ fn formats() -> Vec<WeightFormat> {
         }
     }
     v
-}
-
-/// Relative-error bound: f32 paths differ from the f64 reference by summation order only; f16
-/// paths round inputs and products to 11 bits and sum 32 products in f16 before f32.
-fn bound(path: KernelPath, format: WeightFormat) -> f64 {
-    let f16_math = path.f16 && format == WeightFormat::F16;
-    if f16_math { 5e-3 } else { 2e-5 }
 }
 
 fn check_all(ctx: &ecq::gpu::GpuContext, shapes: &[(usize, usize)], batches: &[u32]) {
@@ -45,7 +38,7 @@ fn check_all(ctx: &ecq::gpu::GpuContext, shapes: &[(usize, usize)], batches: &[u
                     let got = pollster::block_on(run_once(ctx, &gemv, &key, &gm, &x)).unwrap();
                     let e = cpu::rel_err(&got, &want);
                     runs += 1;
-                    if !(e <= bound(key.path, format)) {
+                    if !(e <= rel_err_bound(&key)) {
                         failures.push(format!("{rows}x{cols} {} -> rel err {e:.3e}", ecq::gpu::PipelineKey::label(&key)));
                     }
                 }
@@ -86,7 +79,7 @@ fn gemv_splits_matrices_above_the_binding_limit() {
         let got = pollster::block_on(run_once(&ctx, &gemv, &key, &gm, &x)).unwrap();
         let want = cpu::gemv(&m, &x, 2).unwrap();
         let e = cpu::rel_err(&got, &want);
-        assert!(e <= bound(key.path, format), "seed {seed} {format}: rel err {e}");
+        assert!(e <= rel_err_bound(&key), "seed {seed} {format}: rel err {e}");
     }
 }
 

@@ -1,1 +1,54 @@
-fn main(){}
+//! The `ecq` command line: compress, inspect, verify, benchmark and demo compact LLM weights.
+
+mod bench;
+mod info;
+mod selftest;
+mod table;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Compact quantized and entropy-coded LLM weights on any GPU (wgpu + WGSL).
+#[derive(Parser)]
+#[command(name = "ecq", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the GPU adapter and the capabilities ecq will use.
+    Info(info::Args),
+    /// Check every kernel variant against the CPU reference on fresh random data.
+    Selftest(selftest::Args),
+    /// Benchmarks (GPU timestamp queries, against the measured copy roofline).
+    #[command(subcommand)]
+    Bench(bench::Command),
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info(a) => info::run(a),
+        Command::Selftest(a) => selftest::run(a),
+        Command::Bench(c) => bench::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ecq: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The GPU context from the environment, or an error that says what to install.
+fn gpu() -> ecq::Result<ecq::gpu::GpuContext> {
+    ecq::gpu::GpuContext::new_blocking_from_env().map_err(|e| match e {
+        ecq::Error::NoAdapter(why) => ecq::Error::NoAdapter(format!("{why}; {}", ecq::gpu::no_adapter_help())),
+        e => e,
+    })
+}

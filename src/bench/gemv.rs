@@ -1,0 +1,125 @@
+//! `ecq bench gemv`: GEMV time, bandwidth and ratio to the copy roofline per format and shape.
+
+use serde::Serialize;
+
+use super::{Roofline, Timing, rotation_copies, time_passes};
+use crate::gpu::timer::median;
+use crate::gpu::{GpuContext, PipelineKey};
+use crate::kernels::GpuMatrix;
+use crate::kernels::gemv::{Gemv, GemvKey, Vectors};
+use crate::quant::QuantizedMatrix;
+use crate::rng::Rng;
+use crate::weights::{Matrix, WeightFormat};
+use crate::Result;
+
+/// The shapes the issue tracker asks for: 7B-like projections and SmolLM2's MLP.
+pub const DEFAULT_SHAPES: [(usize, usize); 5] = [(4096, 4096), (14336, 4096), (4096, 14336), (1536, 576), (576, 1536)];
+
+/// One measured configuration.
+#[derive(Clone, Debug, Serialize)]
+pub struct GemvResult {
+    /// `rows x cols`.
+    pub shape: String,
+    /// Weight format.
+    pub format: String,
+    /// Input vectors.
+    pub batch: u32,
+    /// Kernel variant.
+    pub variant: String,
+    /// Median GPU time, microseconds.
+    pub us: f64,
+    /// Bytes that must move: weights (with scales) + inputs + outputs.
+    pub bytes: u64,
+    /// bytes / time, GB/s.
+    pub gbps: f64,
+    /// gbps over the copy roofline of the same run.
+    pub ratio_to_copy: f64,
+    /// Weight copies rotated through (working set beyond the cache).
+    pub copies: usize,
+    /// Adapter name.
+    pub adapter: String,
+}
+
+/// A random matrix of `format` for timing (random codes and scales; never all zeros).
+pub fn random_matrix(format: WeightFormat, rows: usize, cols: usize, rng: &mut Rng) -> Matrix {
+    match format {
+        WeightFormat::Affine(spec) => {
+            let wpr = format.words_per_row(cols);
+            let groups = rows * cols.div_ceil(spec.group_size as usize);
+            let codes = (0..rows * wpr).map(|_| rng.next_u64() as u32).collect();
+            let f = |rng: &mut Rng, s: f32| half::f16::from_f32(rng.normal() * s);
+            let scales = (0..groups).map(|_| f(rng, 0.01)).collect();
+            let biases = (0..groups).map(|_| f(rng, 0.05)).collect();
+            Matrix::Affine(QuantizedMatrix { spec, rows, cols, codes, scales, biases })
+        }
+        WeightFormat::F16 => {
+            Matrix::F16 { rows, cols, data: (0..rows * cols).map(|_| half::f16::from_f32(rng.normal() * 0.02)).collect() }
+        }
+        WeightFormat::F32 => Matrix::F32 { rows, cols, data: (0..rows * cols).map(|_| rng.normal() * 0.02).collect() },
+    }
+}
+
+/// Times `key` on a `rows x cols` matrix, rotating through enough weight copies to exceed
+/// `rotate_bytes`.
+pub async fn measure(
+    ctx: &GpuContext,
+    gemv: &Gemv,
+    key: &GemvKey,
+    m: &Matrix,
+    rotate_bytes: u64,
+    timing: Timing,
+    roofline: &Roofline,
+) -> Result<GemvResult> {
+    let (rows, cols, batch) = (m.rows(), m.cols(), key.batch as usize);
+    let first = GpuMatrix::upload(ctx, "bench", m)?;
+    let copies = rotation_copies(first.gpu_bytes(), rotate_bytes);
+    let mut mats = vec![first];
+    for _ in 1..copies {
+        mats.push(GpuMatrix::upload(ctx, "bench", m)?);
+    }
+    let x_stride = cols.div_ceil(4) * 4;
+    let mut rng = Rng::new(7);
+    let x = ctx.storage_buffer("bench x", bytemuck::cast_slice(&rng.signed(batch * x_stride)));
+    let y = ctx.storage_buffer_empty("bench y", (batch * rows * 4) as u64);
+    let plans = mats
+        .iter()
+        .map(|w| gemv.plan(key, w, Vectors { buffer: &x, stride: x_stride as u32 }, Vectors { buffer: &y, stride: rows as u32 }))
+        .collect::<Result<Vec<_>>>()?;
+    let ns = time_passes(ctx, timing, &mut |pass, i| plans[i as usize % plans.len()].encode(pass)).await?;
+    let t = median(&ns);
+    let bytes = m.stored_bytes() as u64 + 4 * (batch * (cols + rows)) as u64;
+    let gbps = bytes as f64 / t;
+    Ok(GemvResult {
+        shape: format!("{rows}x{cols}"),
+        format: m.format().to_string(),
+        batch: key.batch,
+        variant: key.label(),
+        us: t / 1e3,
+        bytes,
+        gbps,
+        ratio_to_copy: gbps / roofline.copy_gbps,
+        copies,
+        adapter: ctx.caps.adapter_name.clone(),
+    })
+}
+
+/// Launch-shape variants around the tuned key, for `--sweep`.
+pub fn sweep_keys(base: &GemvKey, max_invocations: u32) -> Vec<GemvKey> {
+    let team = base.wg_size / base.teams;
+    let mut v = vec![*base];
+    for wg in [64u32, 128, 256, 512] {
+        if wg > max_invocations || wg < team {
+            continue;
+        }
+        for rpt in [1u32, 2, 4, 8] {
+            if rpt * base.batch > 32 {
+                continue;
+            }
+            let k = GemvKey { wg_size: wg, teams: wg / team, rows_per_team: rpt, ..*base };
+            if !v.contains(&k) {
+                v.push(k);
+            }
+        }
+    }
+    v
+}

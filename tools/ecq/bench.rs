@@ -1,0 +1,148 @@
+//! `ecq bench ...`: GPU benchmarks against the measured roofline.
+
+use std::process::ExitCode;
+
+use ecq::bench::{self, Timing};
+use ecq::gpu::GpuContext;
+use ecq::kernels::gemv::{Gemv, GemvKey};
+use ecq::weights::WeightFormat;
+
+use crate::table;
+
+/// Benchmarks.
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Batch-1 and small-batch GEMV per format and shape.
+    Gemv(GemvArgs),
+    /// The copy and read-only bandwidth ceilings.
+    Roofline(CommonArgs),
+}
+
+/// Options every benchmark takes.
+#[derive(clap::Args, Clone)]
+pub struct CommonArgs {
+    /// One JSON object per result.
+    #[arg(long)]
+    json: bool,
+    /// Fewer runs (software adapters, smoke tests).
+    #[arg(long)]
+    quick: bool,
+    /// Working set to rotate weight copies through, MiB (default: 256 on GPUs, 64 on CPU adapters).
+    #[arg(long)]
+    rotate_mib: Option<u64>,
+}
+
+/// Options of `ecq bench gemv`.
+#[derive(clap::Args)]
+pub struct GemvArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Formats, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "q4g64,q8g64,f16")]
+    formats: Vec<String>,
+    /// Shapes ROWSxCOLS, comma-separated (default: 4096x4096,14336x4096,4096x14336,1536x576,576x1536).
+    #[arg(long, value_delimiter = ',')]
+    shapes: Vec<String>,
+    /// Batch sizes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,4")]
+    batches: Vec<u32>,
+    /// Also time launch-shape variants around the tuned one.
+    #[arg(long)]
+    sweep: bool,
+}
+
+pub fn run(c: Command) -> ecq::Result<ExitCode> {
+    let ctx = crate::gpu()?;
+    match c {
+        Command::Gemv(a) => gemv(&ctx, a),
+        Command::Roofline(a) => {
+            let r = roofline(&ctx, &a)?;
+            if a.json {
+                println!("{}", serde_json::to_string(&r).expect("serializes"));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn rotate_bytes(ctx: &GpuContext, a: &CommonArgs) -> u64 {
+    let default = if ctx.caps.device_type == "cpu" { 64 } else { 256 };
+    a.rotate_mib.unwrap_or(default) << 20
+}
+
+fn roofline(ctx: &GpuContext, a: &CommonArgs) -> ecq::Result<bench::Roofline> {
+    let size = if ctx.caps.device_type == "cpu" { 64 << 20 } else { 1 << 30 };
+    let r = pollster::block_on(bench::roofline(ctx, size, Timing::new(a.quick)))?;
+    if !a.json {
+        println!(
+            "{} ({}): copy {:.1} GB/s (read+write), read-only {:.1} GB/s, {} MiB buffers",
+            ctx.caps.adapter_name,
+            ctx.caps.backend,
+            r.copy_gbps,
+            r.read_gbps,
+            r.bytes >> 20
+        );
+    }
+    Ok(r)
+}
+
+fn parse_shape(s: &str) -> ecq::Result<(usize, usize)> {
+    let bad = || ecq::Error::InvalidArgument(format!("shape `{s}`: expected ROWSxCOLS, e.g. 4096x14336"));
+    let (r, c) = s.split_once('x').ok_or_else(bad)?;
+    Ok((r.trim().parse().map_err(|_| bad())?, c.trim().parse().map_err(|_| bad())?))
+}
+
+fn gemv(ctx: &GpuContext, a: GemvArgs) -> ecq::Result<ExitCode> {
+    let formats = a.formats.iter().map(|f| WeightFormat::parse(f)).collect::<ecq::Result<Vec<_>>>()?;
+    let shapes = if a.shapes.is_empty() {
+        bench::gemv::DEFAULT_SHAPES.to_vec()
+    } else {
+        a.shapes.iter().map(|s| parse_shape(s)).collect::<ecq::Result<Vec<_>>>()?
+    };
+    let timing = Timing::new(a.common.quick);
+    let roof = roofline(ctx, &a.common)?;
+    if a.common.json {
+        println!("{}", serde_json::to_string(&serde_json::json!({"roofline": roof, "adapter": ctx.caps.adapter_name})).expect("serializes"));
+    }
+    let g = Gemv::new(ctx);
+    let mut rng = ecq::rng::Rng::new(1);
+    let mut rows = Vec::new();
+    for &(r, c) in &shapes {
+        for &format in &formats {
+            let m = bench::gemv::random_matrix(format, r, c, &mut rng);
+            for &batch in &a.batches {
+                let tuned = GemvKey::tuned(format, batch, &ctx.caps, None)?;
+                let keys = if a.sweep { bench::gemv::sweep_keys(&tuned, ctx.caps.max_invocations_per_workgroup) } else { vec![tuned] };
+                for key in keys {
+                    let res = pollster::block_on(bench::gemv::measure(ctx, &g, &key, &m, rotate_bytes(ctx, &a.common), timing, &roof))?;
+                    if a.common.json {
+                        println!("{}", serde_json::to_string(&res).expect("serializes"));
+                    } else {
+                        eprintln!("  {} {} b{} {}: {:.1} us", res.shape, res.format, res.batch, res.variant, res.us);
+                    }
+                    rows.push(res);
+                }
+            }
+        }
+    }
+    if !a.common.json {
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.shape.clone(),
+                    r.format.clone(),
+                    r.batch.to_string(),
+                    format!("{:.2}", r.us),
+                    format!("{:.1}", r.gbps),
+                    format!("{:.1}%", 100.0 * r.ratio_to_copy),
+                    r.copies.to_string(),
+                    r.variant.clone(),
+                ]
+            })
+            .collect();
+        println!("copy roofline {:.1} GB/s on {}", roof.copy_gbps, ctx.caps.adapter_name);
+        table::print(&["shape", "format", "batch", "us", "GB/s", "of copy", "copies", "variant"], &cells);
+    }
+    Ok(ExitCode::SUCCESS)
+}
