@@ -1,6 +1,10 @@
-//! Reading weights: float tensors from safetensors (and, in [`gguf`], GGUF files).
+//! Reading weights: float tensors from safetensors and GGUF files ([`gguf`], including lossless
+//! import of GGUF 4/8-bit codes).
 
+pub mod gguf;
 pub mod safetensors;
+
+pub use gguf::Gguf;
 
 /// A float tensor held in memory as f32, whatever its stored dtype.
 #[derive(Clone, Debug, PartialEq)]
