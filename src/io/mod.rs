@@ -1,6 +1,12 @@
-//! Reading weights: float tensors from safetensors (and, in [`gguf`], GGUF files).
+//! Reading weights: float tensors from safetensors, GGUF files ([`gguf`], including lossless
+//! import of GGUF 4/8-bit codes) and the built-in real-weights fixture ([`fixture`]).
 
+pub mod fixture;
+pub mod gguf;
 pub mod safetensors;
+
+pub use fixture::{DEMO_FIXTURE, load_demo_fixture};
+pub use gguf::Gguf;
 
 /// A float tensor held in memory as f32, whatever its stored dtype.
 #[derive(Clone, Debug, PartialEq)]
