@@ -11,6 +11,7 @@
 
 pub mod bench;
 pub mod cpu;
+pub mod demo;
 pub mod error;
 pub mod gpu;
 pub mod io;

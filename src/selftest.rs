@@ -7,8 +7,8 @@ use crate::gpu::{GpuContext, KernelPath, PipelineKey};
 use crate::kernels::GpuMatrix;
 use crate::kernels::dequant::{self, Dequant};
 use crate::kernels::gemv::{self, Gemv, GemvKey};
-use crate::quant::affine::{SUPPORTED_BITS, SUPPORTED_GROUP_SIZES};
 use crate::quant::AffineSpec;
+use crate::quant::affine::{SUPPORTED_BITS, SUPPORTED_GROUP_SIZES};
 use crate::rng::Rng;
 use crate::weights::{Matrix, WeightFormat};
 use crate::{Result, cpu};
@@ -39,7 +39,9 @@ pub struct Check {
 pub fn all_formats() -> Vec<WeightFormat> {
     let mut v: Vec<WeightFormat> = SUPPORTED_BITS
         .iter()
-        .flat_map(|&b| SUPPORTED_GROUP_SIZES.iter().map(move |&g| WeightFormat::Affine(AffineSpec { bits: b, group_size: g })))
+        .flat_map(|&b| {
+            SUPPORTED_GROUP_SIZES.iter().map(move |&g| WeightFormat::Affine(AffineSpec { bits: b, group_size: g }))
+        })
         .collect();
     v.extend([WeightFormat::F16, WeightFormat::F32]);
     v
@@ -78,7 +80,10 @@ pub async fn run_seeded(ctx: &GpuContext, seed: u64, report: &mut dyn FnMut(&Che
                     }
                     let got = gemv::run_once(ctx, &g, &key, &gm, &x).await;
                     let shape = format!("{rows}x{cols} b{batch}");
-                    push(compare("gemv", key.label(), shape, &adapter, got, &want, gemv::rel_err_bound(&key)), &mut out);
+                    push(
+                        compare("gemv", key.label(), shape, &adapter, got, &want, gemv::rel_err_bound(&key)),
+                        &mut out,
+                    );
                 }
             }
             if let Matrix::Affine(_) = m {
@@ -101,7 +106,15 @@ pub async fn run_seeded(ctx: &GpuContext, seed: u64, report: &mut dyn FnMut(&Che
     Ok(out)
 }
 
-fn compare(kernel: &str, variant: String, shape: String, adapter: &str, got: Result<Vec<f32>>, want: &[f32], bound: f64) -> Check {
+fn compare(
+    kernel: &str,
+    variant: String,
+    shape: String,
+    adapter: &str,
+    got: Result<Vec<f32>>,
+    want: &[f32],
+    bound: f64,
+) -> Check {
     let mut c = Check {
         kernel: kernel.into(),
         variant,

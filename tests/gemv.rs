@@ -39,7 +39,8 @@ fn check_all(ctx: &ecq::gpu::GpuContext, shapes: &[(usize, usize)], batches: &[u
                     let e = cpu::rel_err(&got, &want);
                     runs += 1;
                     if !(e <= rel_err_bound(&key)) {
-                        failures.push(format!("{rows}x{cols} {} -> rel err {e:.3e}", ecq::gpu::PipelineKey::label(&key)));
+                        failures
+                            .push(format!("{rows}x{cols} {} -> rel err {e:.3e}", ecq::gpu::PipelineKey::label(&key)));
                     }
                 }
             }
@@ -93,7 +94,8 @@ fn dequant_matches_cpu_for_every_affine_format() {
     let w = rng.weights(rows * cols, 0.05);
     for bits in [2, 3, 4, 8] {
         for gs in [32, 64, 128] {
-            let m = Matrix::from_f32("w", &w, rows, cols, WeightFormat::Affine(AffineSpec::new(bits, gs).unwrap())).unwrap();
+            let m = Matrix::from_f32("w", &w, rows, cols, WeightFormat::Affine(AffineSpec::new(bits, gs).unwrap()))
+                .unwrap();
             let want = cpu::dequant(&m);
             let gm = GpuMatrix::upload(&ctx, "w", &m).unwrap();
             let got = pollster::block_on(dequant::run_once(&ctx, &dq, &gm, false)).unwrap();

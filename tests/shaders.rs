@@ -1,10 +1,9 @@
 //! Every shader variant ecq can build is validated by naga and translated to the languages of
 //! the backends there is no machine for here: MSL (Metal), HLSL (DX12) and SPIR-V (Vulkan).
 
-
+use ecq::gpu::KernelPath;
 use ecq::gpu::pipeline::{PipelineKey, strip_subgroups_enable, validate_wgsl, variant_source};
 use ecq::gpu::shader::SOURCES;
-use ecq::gpu::KernelPath;
 use ecq::kernels::copy::{CopyKey, CopyKind};
 use ecq::kernels::dequant::DequantKey;
 use ecq::kernels::gemv::GemvKey;
@@ -32,16 +31,19 @@ fn translate<K: PipelineKey>(key: &K) -> Result<(), String> {
     let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
         .validate(&module)
         .map_err(|e| format!("{label}: {e:?}"))?;
-    let constants: naga::back::PipelineConstants = key.constants().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let constants: naga::back::PipelineConstants =
+        key.constants().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     let ep = (naga::ShaderStage::Compute, key.entry_point().to_string());
-    let (module, info) = naga::back::pipeline_constants::process_overrides(&module, &info, Some((ep.0, &ep.1)), &constants)
-        .map_err(|e| format!("{label}: overrides: {e}"))?;
+    let (module, info) =
+        naga::back::pipeline_constants::process_overrides(&module, &info, Some((ep.0, &ep.1)), &constants)
+            .map_err(|e| format!("{label}: overrides: {e}"))?;
 
     let msl_opts = naga::back::msl::Options { lang_version: (2, 4), ..Default::default() };
     let msl_pipe = naga::back::msl::PipelineOptions { entry_point: Some(ep.clone()), ..Default::default() };
     naga::back::msl::write_string(&module, &info, &msl_opts, &msl_pipe).map_err(|e| format!("{label}: MSL: {e}"))?;
 
-    let hlsl_opts = naga::back::hlsl::Options { shader_model: naga::back::hlsl::ShaderModel::V6_2, ..Default::default() };
+    let hlsl_opts =
+        naga::back::hlsl::Options { shader_model: naga::back::hlsl::ShaderModel::V6_2, ..Default::default() };
     let hlsl_pipe = naga::back::hlsl::PipelineOptions { entry_point: Some(ep.clone()) };
     let mut hlsl = String::new();
     naga::back::hlsl::Writer::new(&mut hlsl, &hlsl_opts, &hlsl_pipe)
@@ -50,7 +52,8 @@ fn translate<K: PipelineKey>(key: &K) -> Result<(), String> {
 
     let spv_opts = naga::back::spv::Options { lang_version: (1, 3), ..Default::default() };
     let spv_pipe = naga::back::spv::PipelineOptions { shader_stage: ep.0, entry_point: ep.1.clone() };
-    naga::back::spv::write_vec(&module, &info, &spv_opts, Some(&spv_pipe)).map_err(|e| format!("{label}: SPIR-V: {e}"))?;
+    naga::back::spv::write_vec(&module, &info, &spv_opts, Some(&spv_pipe))
+        .map_err(|e| format!("{label}: SPIR-V: {e}"))?;
     Ok(())
 }
 
@@ -90,7 +93,9 @@ fn gemv_variants_translate_to_every_backend() {
 
 #[test]
 fn dequant_and_copy_variants_translate_to_every_backend() {
-    let dq = affine_specs().into_iter().flat_map(|spec| [false, true].map(|out_f16| DequantKey { spec, out_f16, wg_size: 64 }));
+    let dq = affine_specs()
+        .into_iter()
+        .flat_map(|spec| [false, true].map(|out_f16| DequantKey { spec, out_f16, wg_size: 64 }));
     check_all(dq);
     check_all([CopyKind::Copy, CopyKind::Read].map(|kind| CopyKey { kind, wg_size: 256 }));
 }

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::{Roofline, Timing, rotation_copies, time_passes};
+use crate::Result;
 use crate::gpu::timer::median;
 use crate::gpu::{GpuContext, PipelineKey};
 use crate::kernels::GpuMatrix;
@@ -10,7 +11,6 @@ use crate::kernels::gemv::{Gemv, GemvKey, Vectors};
 use crate::quant::QuantizedMatrix;
 use crate::rng::Rng;
 use crate::weights::{Matrix, WeightFormat};
-use crate::Result;
 
 /// The shapes the issue tracker asks for: 7B-like projections and SmolLM2's MLP.
 pub const DEFAULT_SHAPES: [(usize, usize); 5] = [(4096, 4096), (14336, 4096), (4096, 14336), (1536, 576), (576, 1536)];
@@ -52,9 +52,11 @@ pub fn random_matrix(format: WeightFormat, rows: usize, cols: usize, rng: &mut R
             let biases = (0..groups).map(|_| f(rng, 0.05)).collect();
             Matrix::Affine(QuantizedMatrix { spec, rows, cols, codes, scales, biases })
         }
-        WeightFormat::F16 => {
-            Matrix::F16 { rows, cols, data: (0..rows * cols).map(|_| half::f16::from_f32(rng.normal() * 0.02)).collect() }
-        }
+        WeightFormat::F16 => Matrix::F16 {
+            rows,
+            cols,
+            data: (0..rows * cols).map(|_| half::f16::from_f32(rng.normal() * 0.02)).collect(),
+        },
         WeightFormat::F32 => Matrix::F32 { rows, cols, data: (0..rows * cols).map(|_| rng.normal() * 0.02).collect() },
     }
 }
@@ -83,7 +85,14 @@ pub async fn measure(
     let y = ctx.storage_buffer_empty("bench y", (batch * rows * 4) as u64);
     let plans = mats
         .iter()
-        .map(|w| gemv.plan(key, w, Vectors { buffer: &x, stride: x_stride as u32 }, Vectors { buffer: &y, stride: rows as u32 }))
+        .map(|w| {
+            gemv.plan(
+                key,
+                w,
+                Vectors { buffer: &x, stride: x_stride as u32 },
+                Vectors { buffer: &y, stride: rows as u32 },
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     let ns = time_passes(ctx, timing, &mut |pass, i| plans[i as usize % plans.len()].encode(pass)).await?;
     let t = median(&ns);

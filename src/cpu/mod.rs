@@ -43,7 +43,8 @@ pub fn rel_err(a: &[f32], reference: &[f32]) -> f64 {
 
 /// Largest absolute difference (NaN anywhere gives NaN, so it never passes a bound).
 pub fn max_abs_err(a: &[f32], reference: &[f32]) -> f64 {
-    a.iter().zip(reference).map(|(&x, &r)| (f64::from(x) - f64::from(r)).abs()).fold(0.0, |m, e| {
-        if e.is_nan() || m.is_nan() { f64::NAN } else { m.max(e) }
-    })
+    a.iter()
+        .zip(reference)
+        .map(|(&x, &r)| (f64::from(x) - f64::from(r)).abs())
+        .fold(0.0, |m, e| if e.is_nan() || m.is_nan() { f64::NAN } else { m.max(e) })
 }

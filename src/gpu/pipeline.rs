@@ -5,8 +5,8 @@ use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
-use super::shader::{self, Defines};
 use super::GpuContext;
+use super::shader::{self, Defines};
 use crate::{Error, Result};
 
 /// Names one compiled variant of a kernel. Everything that changes the compiled code is in the key,

@@ -92,7 +92,11 @@ pub fn preprocess(root: &str, defines: &Defines) -> Result<String> {
 }
 
 /// [`preprocess`] over any set of files, looked up by `text_of` (used by tests).
-pub fn preprocess_with(root: &str, defines: &Defines, text_of: &dyn Fn(&str) -> Result<&'static str>) -> Result<String> {
+pub fn preprocess_with(
+    root: &str,
+    defines: &Defines,
+    text_of: &dyn Fn(&str) -> Result<&'static str>,
+) -> Result<String> {
     let mut body = String::new();
     let mut included = Vec::new();
     expand(root, defines, text_of, &mut included, &mut body)?;

@@ -148,7 +148,8 @@ impl Dequant {
                 ],
             });
             let chunks = (p.rows * wpr as usize / spec.bits as usize) as u32;
-            dispatches.push((bg, dispatch_dims(chunks.div_ceil(key.wg_size), self.ctx.caps.max_workgroups_per_dimension)));
+            dispatches
+                .push((bg, dispatch_dims(chunks.div_ceil(key.wg_size), self.ctx.caps.max_workgroups_per_dimension)));
         }
         Ok(DequantPlan { pipeline, dispatches, _params: params })
     }

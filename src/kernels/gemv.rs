@@ -277,7 +277,12 @@ pub async fn run_once(ctx: &GpuContext, gemv: &Gemv, key: &GemvKey, w: &GpuMatri
     let xbuf = ctx.storage_buffer("ecq x", bytemuck::cast_slice(&xs));
     // Poison the output so unwritten rows show up as NaN.
     let ybuf = ctx.storage_buffer("ecq y", bytemuck::cast_slice(&vec![f32::NAN; batch * rows]));
-    let plan = gemv.plan(key, w, Vectors { buffer: &xbuf, stride: x_stride as u32 }, Vectors { buffer: &ybuf, stride: rows as u32 })?;
+    let plan = gemv.plan(
+        key,
+        w,
+        Vectors { buffer: &xbuf, stride: x_stride as u32 },
+        Vectors { buffer: &ybuf, stride: rows as u32 },
+    )?;
     let mut enc = ctx.device.create_command_encoder(&Default::default());
     {
         let mut pass = enc.begin_compute_pass(&Default::default());

@@ -162,7 +162,10 @@ impl QuantizedMatrix {
             if have == need {
                 Ok(())
             } else {
-                Err(Error::tensor(name, format!("{what}: {have} elements, expected {need} for {}x{} {}", self.rows, self.cols, self.spec)))
+                Err(Error::tensor(
+                    name,
+                    format!("{what}: {have} elements, expected {need} for {}x{} {}", self.rows, self.cols, self.spec),
+                ))
             }
         };
         want("codes", self.codes.len(), self.rows * w)?;
@@ -206,11 +209,8 @@ pub fn quantize(name: &str, data: &[f32], rows: usize, cols: usize, spec: Affine
     let mut codes = vec![0u32; rows * w];
     let mut scales = vec![f16::ZERO; rows * g];
     let mut biases = vec![f16::ZERO; rows * g];
-    codes
-        .par_chunks_mut(w)
-        .zip(scales.par_chunks_mut(g).zip(biases.par_chunks_mut(g)))
-        .enumerate()
-        .for_each(|(r, (row_codes, (row_s, row_b)))| {
+    codes.par_chunks_mut(w).zip(scales.par_chunks_mut(g).zip(biases.par_chunks_mut(g))).enumerate().for_each(
+        |(r, (row_codes, (row_s, row_b)))| {
             let row = &data[r * cols..(r + 1) * cols];
             let mut q = vec![0u8; g * gs];
             for (gi, chunk) in row.chunks(gs).enumerate() {
@@ -219,7 +219,8 @@ pub fn quantize(name: &str, data: &[f32], rows: usize, cols: usize, spec: Affine
                 row_b[gi] = b;
             }
             pack::pack_into(&q, spec.bits, row_codes);
-        });
+        },
+    );
     Ok(QuantizedMatrix { spec, rows, cols, codes, scales, biases })
 }
 

@@ -102,7 +102,11 @@ fn gemv(ctx: &GpuContext, a: GemvArgs) -> ecq::Result<ExitCode> {
     let timing = Timing::new(a.common.quick);
     let roof = roofline(ctx, &a.common)?;
     if a.common.json {
-        println!("{}", serde_json::to_string(&serde_json::json!({"roofline": roof, "adapter": ctx.caps.adapter_name})).expect("serializes"));
+        println!(
+            "{}",
+            serde_json::to_string(&serde_json::json!({"roofline": roof, "adapter": ctx.caps.adapter_name}))
+                .expect("serializes")
+        );
     }
     let g = Gemv::new(ctx);
     let mut rng = ecq::rng::Rng::new(1);
@@ -112,9 +116,21 @@ fn gemv(ctx: &GpuContext, a: GemvArgs) -> ecq::Result<ExitCode> {
             let m = bench::gemv::random_matrix(format, r, c, &mut rng);
             for &batch in &a.batches {
                 let tuned = GemvKey::tuned(format, batch, &ctx.caps, None)?;
-                let keys = if a.sweep { bench::gemv::sweep_keys(&tuned, ctx.caps.max_invocations_per_workgroup) } else { vec![tuned] };
+                let keys = if a.sweep {
+                    bench::gemv::sweep_keys(&tuned, ctx.caps.max_invocations_per_workgroup)
+                } else {
+                    vec![tuned]
+                };
                 for key in keys {
-                    let res = pollster::block_on(bench::gemv::measure(ctx, &g, &key, &m, rotate_bytes(ctx, &a.common), timing, &roof))?;
+                    let res = pollster::block_on(bench::gemv::measure(
+                        ctx,
+                        &g,
+                        &key,
+                        &m,
+                        rotate_bytes(ctx, &a.common),
+                        timing,
+                        &roof,
+                    ))?;
                     if a.common.json {
                         println!("{}", serde_json::to_string(&res).expect("serializes"));
                     } else {

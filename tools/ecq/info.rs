@@ -17,7 +17,12 @@ pub fn run(a: Args) -> ecq::Result<ExitCode> {
     } else {
         println!("{}", ctx.caps.describe());
         let path = ctx.caps.path();
-        println!("kernel path       {} (f16 arithmetic: {}, subgroup reductions: {})", path.name(), path.f16, path.subgroups);
+        println!(
+            "kernel path       {} (f16 arithmetic: {}, subgroup reductions: {})",
+            path.name(),
+            path.f16,
+            path.subgroups
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

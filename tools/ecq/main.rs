@@ -1,6 +1,7 @@
 //! The `ecq` command line: compress, inspect, verify, benchmark and demo compact LLM weights.
 
 mod bench;
+mod demo;
 mod info;
 mod selftest;
 mod table;
@@ -19,6 +20,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The main job: real weights (built in) in every format, checked and timed on the GPU.
+    Demo(demo::Args),
     /// Show the GPU adapter and the capabilities ecq will use.
     Info(info::Args),
     /// Check every kernel variant against the CPU reference on fresh random data.
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(a) => demo::run(a),
         Command::Info(a) => info::run(a),
         Command::Selftest(a) => selftest::run(a),
         Command::Bench(c) => bench::run(c),
