@@ -5,7 +5,8 @@
 //           32 = dense f32
 //   BITS    code width for FORMAT 0 (2, 3, 4, 8)
 //   CHUNK_WORDS  u32 words holding one chunk of 32 weights (BITS, 16 or 32)
-//   BATCH   input vectors; RPT rows per team
+//   BATCH   input vectors; RPT rows per team; ACCS = RPT * BATCH accumulators per invocation
+//   VEC4_WORDS  CHUNK_WORDS / 4 (16-byte loads per chunk)
 //   F16     f16 loads and products for dense f16 weights (FORMAT 16). Affine codes always take
 //           the f32 path: naga cannot bitcast a u32 into two f16 (the 0x6400 trick), and the
 //           f32 trick (0x4B000000) costs the same instructions.
@@ -57,7 +58,6 @@ struct Params {
 override WG_SIZE: u32 = 256u;
 override TEAMS: u32 = 8u;
 
-const ACCS: u32 = RPT * BATCH;
 #if F16
 alias Chunk = array<vec4<f16>, 8>;
 #else
@@ -73,28 +73,30 @@ fn load_chunk(row: u32, chunk: u32) -> Chunk {
     var w: Chunk;
 #if BITS == 2
     let base = row * params.words_per_row + chunk * CHUNK_WORDS;
-    for (var i = 0u; i < CHUNK_WORDS; i++) {
-        w[i] = weights[base + i];
-    }
+#for I in 0..CHUNK_WORDS
+    w[I] = weights[base + I];
+#endfor
 #elif BITS == 3
     let base = row * params.words_per_row + chunk * CHUNK_WORDS;
-    for (var i = 0u; i < CHUNK_WORDS; i++) {
-        w[i] = weights[base + i];
-    }
+#for I in 0..CHUNK_WORDS
+    w[I] = weights[base + I];
+#endfor
 #elif F16
     let base = (row * params.words_per_row + chunk * CHUNK_WORDS) / 2u;
-    for (var i = 0u; i < 8u; i++) {
-        w[i] = weights[base + i];
-    }
+#for I in 0..8
+    w[I] = weights[base + I];
+#endfor
 #else
     let base = (row * params.words_per_row + chunk * CHUNK_WORDS) / 4u;
-    for (var i = 0u; i < CHUNK_WORDS / 4u; i++) {
-        let v = weights[base + i];
-        w[4u * i] = v.x;
-        w[4u * i + 1u] = v.y;
-        w[4u * i + 2u] = v.z;
-        w[4u * i + 3u] = v.w;
+#for I in 0..VEC4_WORDS
+    {
+        let v = weights[base + I];
+        w[4u * I] = v.x;
+        w[4u * I + 1u] = v.y;
+        w[4u * I + 2u] = v.z;
+        w[4u * I + 3u] = v.w;
     }
+#endfor
 #endif
     return w;
 }
@@ -105,18 +107,16 @@ fn load_x(b: u32, chunk: u32) -> array<vec4<f32>, 8> {
     var xs: array<vec4<f32>, 8>;
     let base = b * (params.x_stride / 4u) + chunk * 8u;
     if ((chunk + 1u) * 32u <= params.cols) {
-        for (var i = 0u; i < 8u; i++) {
-            xs[i] = x[base + i];
-        }
+#for I in 0..8
+        xs[I] = x[base + I];
+#endfor
     } else {
-        for (var i = 0u; i < 8u; i++) {
-            let c0 = chunk * 32u + i * 4u;
-            var v = vec4<f32>(0.0);
-            if (c0 < params.cols) {
-                v = x[base + i];
-            }
-            xs[i] = select(vec4<f32>(0.0), v, vec4<u32>(c0, c0 + 1u, c0 + 2u, c0 + 3u) < vec4<u32>(params.cols));
+#for I in 0..8
+        if (chunk * 32u + I * 4u < params.cols) {
+            let c0 = chunk * 32u + I * 4u;
+            xs[I] = select(vec4<f32>(0.0), x[base + I], vec4<u32>(c0, c0 + 1u, c0 + 2u, c0 + 3u) < vec4<u32>(params.cols));
         }
+#endfor
     }
     return xs;
 }
@@ -129,17 +129,17 @@ alias XChunk = array<vec4<f16>, 8>;
 fn prep_x(b: u32, chunk: u32) -> XChunk {
     let xs = load_x(b, chunk);
     var h: XChunk;
-    for (var i = 0u; i < 8u; i++) {
-        h[i] = vec4<f16>(xs[i]);
-    }
+#for I in 0..8
+    h[I] = vec4<f16>(xs[I]);
+#endfor
     return h;
 }
 
 fn row_chunk(w: Chunk, xh: XChunk, packed_sb: u32) -> f32 {
     var acc = vec4<f16>(0.0h);
-    for (var i = 0u; i < 8u; i++) {
-        acc = fma(w[i], xh[i], acc);
-    }
+#for I in 0..8
+    acc = fma(w[I], xh[I], acc);
+#endfor
     return (f32(acc.x) + f32(acc.y)) + (f32(acc.z) + f32(acc.w));
 }
 #else
@@ -152,56 +152,60 @@ struct XChunk {
 fn prep_x(b: u32, chunk: u32) -> XChunk {
     let xs = load_x(b, chunk);
     var s = vec4<f32>(0.0);
-    for (var i = 0u; i < 8u; i++) {
-        s += xs[i];
-    }
+#for I in 0..8
+    s += xs[I];
+#endfor
     return XChunk(xs, s.x + s.y + s.z + s.w);
 }
 
-#if FORMAT == 0
-// Code `k` (0..31) of a chunk (any BITS; a 3-bit code may straddle two words).
-fn chunk_code(w: Chunk, k: u32) -> u32 {
-    let bit = k * BITS;
-    let i = bit >> 5u;
-    let s = bit & 31u;
-    var v = w[i] >> s;
-    if (s + BITS > 32u) {
-        v |= w[i + 1u] << (32u - s);
+#if BITS == 3
+// The 12 bits starting at bit 12i of a 3-word chunk (i a constant after unrolling).
+fn bits12(w: Chunk, i: u32) -> u32 {
+    let a = (12u * i) >> 5u;
+    let s = (12u * i) & 31u;
+    if (s > 20u) {
+        return (w[a] >> s) | (w[a + 1u] << (32u - s));
     }
-    return v & ((1u << BITS) - 1u);
+    return w[a] >> s;
 }
 #endif
 
 fn row_chunk(w: Chunk, xc: XChunk, packed_sb: u32) -> f32 {
     var acc = vec4<f32>(0.0);
 #if FORMAT == 32
-    for (var i = 0u; i < 8u; i++) {
-        acc = fma(bitcast<vec4<f32>>(vec4<u32>(w[4u * i], w[4u * i + 1u], w[4u * i + 2u], w[4u * i + 3u])), xc.v[i], acc);
-    }
+#for I in 0..8
+    acc = fma(bitcast<vec4<f32>>(vec4<u32>(w[4u * I], w[4u * I + 1u], w[4u * I + 2u], w[4u * I + 3u])), xc.v[I], acc);
+#endfor
     return acc.x + acc.y + acc.z + acc.w;
 #elif FORMAT == 16
-    for (var i = 0u; i < 8u; i++) {
-        let v = vec4<f32>(unpack2x16float(w[2u * i]), unpack2x16float(w[2u * i + 1u]));
-        acc = fma(v, xc.v[i], acc);
-    }
+#for I in 0..8
+    acc = fma(vec4<f32>(unpack2x16float(w[2u * I]), unpack2x16float(w[2u * I + 1u])), xc.v[I], acc);
+#endfor
     return acc.x + acc.y + acc.z + acc.w;
 #else
 #if BITS == 4
-    for (var i = 0u; i < 4u; i++) {
-        let word = vec4<u32>(w[i]);
-        acc = fma(codes_to_f32((word >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u)), xc.v[2u * i], acc);
-        acc = fma(codes_to_f32((word >> vec4<u32>(16u, 20u, 24u, 28u)) & vec4<u32>(15u)), xc.v[2u * i + 1u], acc);
-    }
+#for I in 0..4
+    acc = fma(codes_to_f32((vec4<u32>(w[I]) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u)), xc.v[2u * I], acc);
+    acc = fma(codes_to_f32((vec4<u32>(w[I]) >> vec4<u32>(16u, 20u, 24u, 28u)) & vec4<u32>(15u)), xc.v[2u * I + 1u], acc);
+#endfor
 #elif BITS == 8
-    for (var i = 0u; i < 8u; i++) {
-        acc = fma(codes_to_f32((vec4<u32>(w[i]) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(255u)), xc.v[i], acc);
-    }
+#for I in 0..8
+    acc = fma(codes_to_f32((vec4<u32>(w[I]) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(255u)), xc.v[I], acc);
+#endfor
+#elif BITS == 2
+    // Word i holds codes 16i..16i+15; inputs 4j..4j+3 of that word sit at bits 8j..8j+7.
+#for I in 0..2
+#for J in 0..4
+    acc = fma(codes_to_f32((vec4<u32>(w[I]) >> (vec4<u32>(0u, 2u, 4u, 6u) + 8u * J)) & vec4<u32>(3u)), xc.v[4u * I + J], acc);
+#endfor
+#endfor
 #else
-    for (var i = 0u; i < 8u; i++) {
-        let k = 4u * i;
-        let q = vec4<u32>(chunk_code(w, k), chunk_code(w, k + 1u), chunk_code(w, k + 2u), chunk_code(w, k + 3u));
-        acc = fma(codes_to_f32(q), xc.v[i], acc);
-    }
+    // 3 bits: codes 4i..4i+3 are the 12 bits at 12i, which may straddle two words.
+    // Inputs 4i..4i+3 need the 12 code bits at 12i; pairs of words are joined with 64-bit-style
+    // funnel shifts on constants, so every index below folds at compile time.
+#for I in 0..8
+    acc = fma(codes_to_f32((vec4<u32>(bits12(w, I)) >> vec4<u32>(0u, 3u, 6u, 9u)) & vec4<u32>(7u)), xc.v[I], acc);
+#endfor
 #endif
     let sb = scale_bias(packed_sb);
     return sb.x * (acc.x + acc.y + acc.z + acc.w) + sb.y * xc.sum;
@@ -217,32 +221,32 @@ fn team_rows(row0: u32, lane: u32, team_size: u32) -> array<f32, ACCS> {
     for (var c = lane; c < chunks; c += team_size) {
         var w: array<Chunk, RPT>;
         var sb: array<u32, RPT>;
-        for (var r = 0u; r < RPT; r++) {
-            let row = min(row0 + r, params.rows - 1u);
-            w[r] = load_chunk(row, c);
+#for R in 0..RPT
+        w[R] = load_chunk(min(row0 + R, params.rows - 1u), c);
 #if FORMAT == 0
-            sb[r] = scale_bias_buf[row * params.groups_per_row + (c >> params.chunks_per_group_log2)];
+        sb[R] = scale_bias_buf[min(row0 + R, params.rows - 1u) * params.groups_per_row + (c >> params.chunks_per_group_log2)];
 #endif
+#endfor
+#for B in 0..BATCH
+        {
+            let xc = prep_x(B, c);
+#for R in 0..RPT
+            acc[R * BATCH + B] += row_chunk(w[R], xc, sb[R]);
+#endfor
         }
-        for (var b = 0u; b < BATCH; b++) {
-            let xc = prep_x(b, c);
-            for (var r = 0u; r < RPT; r++) {
-                acc[r * BATCH + b] += row_chunk(w[r], xc, sb[r]);
-            }
-        }
+#endfor
     }
     return acc;
 }
 
 fn store(row0: u32, acc: array<f32, ACCS>) {
-    for (var r = 0u; r < RPT; r++) {
-        let row = row0 + r;
-        if (row < params.rows) {
-            for (var b = 0u; b < BATCH; b++) {
-                y[b * params.y_stride + params.y_offset + row] = acc[r * BATCH + b];
-            }
-        }
+#for R in 0..RPT
+    if (row0 + R < params.rows) {
+#for B in 0..BATCH
+        y[B * params.y_stride + params.y_offset + row0 + R] = acc[R * BATCH + B];
+#endfor
     }
+#endfor
 }
 
 #if SUBGROUPS
@@ -262,9 +266,9 @@ fn main(
             break;
         }
         var acc = team_rows(row0, lane, sg_size);
-        for (var i = 0u; i < ACCS; i++) {
-            acc[i] = subgroupAdd(acc[i]);
-        }
+#for I in 0..ACCS
+        acc[I] = subgroupAdd(acc[I]);
+#endfor
         if (lane == 0u) {
             store(row0, acc);
         }
@@ -286,18 +290,18 @@ fn main(
         acc = team_rows(row0, lane, team_size);
     }
     // Tree reduction within each team, one accumulator at a time; barriers stay uniform.
-    for (var i = 0u; i < ACCS; i++) {
-        partial[li] = acc[i];
-        workgroupBarrier();
-        for (var s = team_size / 2u; s > 0u; s >>= 1u) {
-            if (lane < s) {
-                partial[li] += partial[li + s];
-            }
-            workgroupBarrier();
+#for I in 0..ACCS
+    partial[li] = acc[I];
+    workgroupBarrier();
+    for (var s = team_size / 2u; s > 0u; s >>= 1u) {
+        if (lane < s) {
+            partial[li] += partial[li + s];
         }
-        acc[i] = partial[t * team_size];
         workgroupBarrier();
     }
+    acc[I] = partial[t * team_size];
+    workgroupBarrier();
+#endfor
     if (lane == 0u && row0 < params.rows) {
         store(row0, acc);
     }

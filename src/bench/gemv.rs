@@ -61,24 +61,30 @@ pub fn random_matrix(format: WeightFormat, rows: usize, cols: usize, rng: &mut R
     }
 }
 
-/// Times `key` on a `rows x cols` matrix, rotating through enough weight copies to exceed
-/// `rotate_bytes`.
-pub async fn measure(
-    ctx: &GpuContext,
-    gemv: &Gemv,
-    key: &GemvKey,
-    m: &Matrix,
-    rotate_bytes: u64,
-    timing: Timing,
-    roofline: &Roofline,
-) -> Result<GemvResult> {
-    let (rows, cols, batch) = (m.rows(), m.cols(), key.batch as usize);
+/// Uploads enough copies of `m` that rotating through them exceeds `rotate_bytes` (so timings
+/// measure memory, not the last-level cache).
+pub fn upload_copies(ctx: &GpuContext, m: &Matrix, rotate_bytes: u64) -> Result<Vec<GpuMatrix>> {
     let first = GpuMatrix::upload(ctx, "bench", m)?;
     let copies = rotation_copies(first.gpu_bytes(), rotate_bytes);
     let mut mats = vec![first];
     for _ in 1..copies {
         mats.push(GpuMatrix::upload(ctx, "bench", m)?);
     }
+    Ok(mats)
+}
+
+/// Times `key` on the matrix `m`, rotating through its uploaded copies `mats`.
+pub async fn measure(
+    ctx: &GpuContext,
+    gemv: &Gemv,
+    key: &GemvKey,
+    m: &Matrix,
+    mats: &[GpuMatrix],
+    timing: Timing,
+    roofline: &Roofline,
+) -> Result<GemvResult> {
+    let (rows, cols, batch) = (m.rows(), m.cols(), key.batch as usize);
+    let copies = mats.len();
     let x_stride = cols.div_ceil(4) * 4;
     let mut rng = Rng::new(7);
     let x = ctx.storage_buffer("bench x", bytemuck::cast_slice(&rng.signed(batch * x_stride)));

@@ -6,6 +6,10 @@
 //! - `#include "file.wgsl"`: splices another registered file in (each file at most once).
 //! - `#if NAME`, `#if !NAME`, `#elif NAME`, `#else`, `#endif`: keep or drop lines by boolean flags;
 //!   `#if NAME == 4` compares an integer define.
+//! - `#for I in 0..N` ... `#endfor`: repeats the lines with the whole word `I` replaced by `0u`,
+//!   `1u`, ... (`N` an integer or integer define). Loops over private arrays must be unrolled this
+//!   way: drivers do not reliably unroll naga's loops, and a dynamically indexed private array
+//!   lands in slow local memory.
 //!
 //! Integer defines (bits, batch size) become `const NAME: u32 = N;` declarations placed after
 //! the `enable` directives, which are hoisted to the top. Numeric tunables that do not change the
@@ -133,42 +137,130 @@ fn expand(
     }
     included.push(file.to_string());
     let text = text_of(file)?;
-    // Stack of (this branch active, some branch of this #if already taken, parent active).
-    let mut stack: Vec<(bool, bool, bool)> = Vec::new();
-    let active = |s: &Vec<(bool, bool, bool)>| s.last().is_none_or(|t| t.0);
-    for (i, line) in text.lines().enumerate() {
-        let n = i + 1;
-        let t = line.trim();
-        let err = |m: &str| Error::InvalidArgument(format!("{file}:{n}: {m}"));
-        if let Some(c) = t.strip_prefix("#if ") {
-            let parent = active(&stack);
-            let v = parent && defines.eval(c, file, n)?;
-            stack.push((v, v, parent));
-        } else if let Some(c) = t.strip_prefix("#elif ") {
-            let (_, taken, parent) = stack.pop().ok_or_else(|| err("#elif without #if"))?;
-            let v = parent && !taken && defines.eval(c, file, n)?;
-            stack.push((v, taken || v, parent));
-        } else if t == "#else" {
-            let (_, taken, parent) = stack.pop().ok_or_else(|| err("#else without #if"))?;
-            stack.push((parent && !taken, true, parent));
-        } else if t == "#endif" {
-            stack.pop().ok_or_else(|| err("#endif without #if"))?;
-        } else if let Some(inc) = t.strip_prefix("#include ") {
-            if active(&stack) {
-                let name = inc.trim().trim_matches('"');
-                expand(name, defines, text_of, included, out)?;
+    let lines: Vec<(usize, String)> = text.lines().enumerate().map(|(i, l)| (i + 1, l.to_string())).collect();
+    let mut cx = Cx { file, defines, text_of, included };
+    cx.lines(&lines, out)
+}
+
+struct Cx<'a, 'b> {
+    file: &'a str,
+    defines: &'a Defines,
+    text_of: &'a dyn Fn(&str) -> Result<&'static str>,
+    included: &'b mut Vec<String>,
+}
+
+impl Cx<'_, '_> {
+    fn lines(&mut self, lines: &[(usize, String)], out: &mut String) -> Result<()> {
+        let file = self.file;
+        // Stack of (this branch active, some branch of this #if already taken, parent active).
+        let mut stack: Vec<(bool, bool, bool)> = Vec::new();
+        let active = |s: &Vec<(bool, bool, bool)>| s.last().is_none_or(|t| t.0);
+        let mut i = 0;
+        while i < lines.len() {
+            let (n, line) = (lines[i].0, &lines[i].1);
+            let t = line.trim();
+            let err = |m: &str| Error::InvalidArgument(format!("{file}:{n}: {m}"));
+            if let Some(c) = t.strip_prefix("#if ") {
+                let parent = active(&stack);
+                let v = parent && self.defines.eval(c, file, n)?;
+                stack.push((v, v, parent));
+            } else if let Some(c) = t.strip_prefix("#elif ") {
+                let (_, taken, parent) = stack.pop().ok_or_else(|| err("#elif without #if"))?;
+                let v = parent && !taken && self.defines.eval(c, file, n)?;
+                stack.push((v, taken || v, parent));
+            } else if t == "#else" {
+                let (_, taken, parent) = stack.pop().ok_or_else(|| err("#else without #if"))?;
+                stack.push((parent && !taken, true, parent));
+            } else if t == "#endif" {
+                stack.pop().ok_or_else(|| err("#endif without #if"))?;
+            } else if let Some(spec) = t.strip_prefix("#for ") {
+                let end = matching_endfor(lines, i).ok_or_else(|| err("#for without #endfor"))?;
+                if active(&stack) {
+                    let (var, range) = self.for_range(spec).map_err(|m| err(&m))?;
+                    for k in range {
+                        let body: Vec<(usize, String)> =
+                            lines[i + 1..end].iter().map(|(n, l)| (*n, substitute(l, &var, k))).collect();
+                        self.lines(&body, out)?;
+                    }
+                }
+                i = end;
+            } else if t == "#endfor" {
+                return Err(err("#endfor without #for"));
+            } else if let Some(inc) = t.strip_prefix("#include ") {
+                if active(&stack) {
+                    let name = inc.trim().trim_matches('"');
+                    expand(name, self.defines, self.text_of, self.included, out)?;
+                }
+            } else if t.starts_with('#') {
+                return Err(err(&format!("unknown directive `{t}`")));
+            } else if active(&stack) {
+                out.push_str(line);
+                out.push('\n');
             }
-        } else if t.starts_with('#') {
-            return Err(err(&format!("unknown directive `{t}`")));
-        } else if active(&stack) {
-            out.push_str(line);
-            out.push('\n');
+            i += 1;
+        }
+        if !stack.is_empty() {
+            return Err(Error::InvalidArgument(format!("{file}: unterminated #if")));
+        }
+        Ok(())
+    }
+
+    /// Parses `NAME in A..B` where A and B are integers or integer defines.
+    fn for_range(&self, spec: &str) -> std::result::Result<(String, std::ops::Range<u32>), String> {
+        let (var, range) = spec.split_once(" in ").ok_or("expected `#for NAME in A..B`")?;
+        let (a, b) = range.split_once("..").ok_or("expected a range A..B")?;
+        let value = |s: &str| -> std::result::Result<u32, String> {
+            let s = s.trim();
+            s.parse().or_else(|_| match self.defines.0.get(s) {
+                Some(Define::U32(v)) => Ok(*v),
+                _ => Err(format!("`{s}` is neither an integer nor an integer define")),
+            })
+        };
+        let var = var.trim();
+        if var.is_empty() || !var.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+            return Err(format!("loop variable `{var}` must be UPPER_CASE"));
+        }
+        Ok((var.to_string(), value(a)?..value(b)?))
+    }
+}
+
+/// Index of the `#endfor` closing the `#for` at `start`.
+fn matching_endfor(lines: &[(usize, String)], start: usize) -> Option<usize> {
+    let mut depth = 0;
+    for (i, (_, l)) in lines.iter().enumerate().skip(start) {
+        let t = l.trim();
+        if t.starts_with("#for ") {
+            depth += 1;
+        } else if t == "#endfor" {
+            depth -= 1;
+            if depth == 0 {
+                return Some(i);
+            }
         }
     }
-    if !stack.is_empty() {
-        return Err(Error::InvalidArgument(format!("{file}: unterminated #if")));
+    None
+}
+
+/// Replaces whole-word occurrences of `var` in `line` by the literal `ku`.
+fn substitute(line: &str, var: &str, k: u32) -> String {
+    let mut out = String::with_capacity(line.len());
+    let bytes = line.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut i = 0;
+    while i < line.len() {
+        if line[i..].starts_with(var)
+            && (i == 0 || !word(bytes[i - 1]))
+            && bytes.get(i + var.len()).is_none_or(|&c| !word(c))
+        {
+            out.push_str(&format!("{k}u"));
+            i += var.len();
+        } else {
+            let ch = line[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
     }
-    Ok(())
+    out
 }
 
 #[cfg(test)]
@@ -181,7 +273,8 @@ mod tests {
             "inc.wgsl" => Ok("fn helper() {}\n"),
             _ => Err(Error::InvalidArgument(name.into())),
         };
-        preprocess_with("t.wgsl", d, &files)
+        // Drop the generated `const` header so tests see only the directive logic.
+        preprocess_with("t.wgsl", d, &files).map(|s| s.lines().filter(|l| !l.starts_with("const ")).flat_map(|l| [l, "\n"]).collect())
     }
 
     #[test]
@@ -205,6 +298,18 @@ mod tests {
     }
 
     #[test]
+    fn for_loops_unroll_with_literal_indices() {
+        let d = Defines::new().int("N", 2).flag("F", true);
+        let s = run("#for I in 0..N\n#for J in 1..3\na[I][J] = AI + I_J;\n#endfor\n#endfor\n", &d).unwrap();
+        assert_eq!(s, "a[0u][1u] = AI + I_J;\na[0u][2u] = AI + I_J;\na[1u][1u] = AI + I_J;\na[1u][2u] = AI + I_J;\n");
+        let s = run("#if !F\n#for I in 0..UNDEFINED\nx\n#endfor\n#endif\ny\n", &d).unwrap();
+        assert_eq!(s, "y\n");
+        assert!(run("#for I in 0..2\nx\n", &d).is_err());
+        assert!(run("#endfor\n", &d).is_err());
+        assert!(run("#for i in 0..2\n#endfor\n", &d).is_err());
+    }
+
+    #[test]
     fn includes_are_spliced_once() {
         let s = run("#include \"inc.wgsl\"\n#include \"inc.wgsl\"\nx\n", &Defines::new()).unwrap();
         assert_eq!(s, "fn helper() {}\nx\n");
@@ -212,7 +317,16 @@ mod tests {
 
     #[test]
     fn real_files_expand_with_hoisted_enables_and_consts() {
-        let d = Defines::new().flag("F16", true).flag("SUBGROUPS", false).int("BITS", 4).int("BATCH", 2);
+        let d = Defines::new()
+            .flag("F16", true)
+            .flag("SUBGROUPS", false)
+            .int("FORMAT", 16)
+            .int("BITS", 0)
+            .int("CHUNK_WORDS", 16)
+            .int("RPT", 2)
+            .int("BATCH", 2)
+            .int("ACCS", 4)
+            .int("VEC4_WORDS", 4);
         let s = preprocess("gemv.wgsl", &d).unwrap();
         assert!(s.starts_with("enable f16;"), "{}", &s[..80]);
         assert!(s.contains("const BATCH: u32 = 2u;"));

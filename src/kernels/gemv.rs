@@ -91,6 +91,8 @@ impl PipelineKey for GemvKey {
             .int("CHUNK_WORDS", self.format.chunk_words())
             .int("BATCH", self.batch)
             .int("RPT", self.rows_per_team)
+            .int("ACCS", self.rows_per_team * self.batch)
+            .int("VEC4_WORDS", self.format.chunk_words() / 4)
             .flag("F16", self.path.f16)
             .flag("SUBGROUPS", self.path.subgroups)
     }

@@ -114,6 +114,7 @@ fn gemv(ctx: &GpuContext, a: GemvArgs) -> ecq::Result<ExitCode> {
     for &(r, c) in &shapes {
         for &format in &formats {
             let m = bench::gemv::random_matrix(format, r, c, &mut rng);
+            let mats = bench::gemv::upload_copies(ctx, &m, rotate_bytes(ctx, &a.common))?;
             for &batch in &a.batches {
                 let tuned = GemvKey::tuned(format, batch, &ctx.caps, None)?;
                 let keys = if a.sweep {
@@ -121,16 +122,11 @@ fn gemv(ctx: &GpuContext, a: GemvArgs) -> ecq::Result<ExitCode> {
                 } else {
                     vec![tuned]
                 };
+                // Sweeps time many variants: half the runs each.
+                let timing =
+                    if keys.len() > 1 { Timing { warmup: timing.warmup / 2, runs: timing.runs / 2 } } else { timing };
                 for key in keys {
-                    let res = pollster::block_on(bench::gemv::measure(
-                        ctx,
-                        &g,
-                        &key,
-                        &m,
-                        rotate_bytes(ctx, &a.common),
-                        timing,
-                        &roof,
-                    ))?;
+                    let res = pollster::block_on(bench::gemv::measure(ctx, &g, &key, &m, &mats, timing, &roof))?;
                     if a.common.json {
                         println!("{}", serde_json::to_string(&res).expect("serializes"));
                     } else {
