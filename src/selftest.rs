@@ -28,6 +28,9 @@ pub struct Check {
     pub max_abs_err: f64,
     /// Relative L2 difference from the reference.
     pub rel_err: f64,
+    /// Largest difference relative to each output's error scale (GEMV: `sum |w||x|`), the
+    /// quantity the pass/fail bound applies to; equal to `rel_err` for other kernels.
+    pub scaled_err: f64,
     /// Whether the variant ran and stayed within its bound.
     pub ok: bool,
     /// Why it failed to run, if it did.
@@ -73,15 +76,16 @@ pub async fn run_seeded(ctx: &GpuContext, seed: u64, report: &mut dyn FnMut(&Che
             for batch in [1u32, 3, 8] {
                 let x = rng.signed(batch as usize * cols);
                 let want = cpu::gemv(&m, &x, batch as usize)?;
+                let scale = cpu::gemv_error_scale(&m, &x, batch as usize)?;
                 for path in KernelPath::all_supported(&ctx.caps) {
-                    let key = GemvKey::tuned(format, batch, &ctx.caps, Some(path))?;
+                    let key = GemvKey::tuned(format, batch, cols, &ctx.caps, Some(path))?;
                     if key.path != path {
                         continue; // the format has no such variant (f16 path of affine codes)
                     }
                     let got = gemv::run_once(ctx, &g, &key, &gm, &x).await;
                     let shape = format!("{rows}x{cols} b{batch}");
                     push(
-                        compare("gemv", key.label(), shape, &adapter, got, &want, gemv::rel_err_bound(&key)),
+                        compare("gemv", key.label(), shape, &adapter, got, &want, Some(&scale), gemv::error_bound(&key)),
                         &mut out,
                     );
                 }
@@ -98,7 +102,7 @@ pub async fn run_seeded(ctx: &GpuContext, seed: u64, report: &mut dyn FnMut(&Che
                     let label = format!("dequant {format} -> {}", if out_f16 { "f16" } else { "f32" });
                     // f16 output may round differently when the GPU fuses s*q+b: one f16 ulp.
                     let bound = if out_f16 { 1e-3 } else { 1e-6 };
-                    push(compare("dequant", label, format!("{rows}x{cols}"), &adapter, got, &want, bound), &mut out);
+                    push(compare("dequant", label, format!("{rows}x{cols}"), &adapter, got, &want, None, bound), &mut out);
                 }
             }
         }
@@ -106,6 +110,9 @@ pub async fn run_seeded(ctx: &GpuContext, seed: u64, report: &mut dyn FnMut(&Che
     Ok(out)
 }
 
+/// Compares `got` with `want`: against `bound` relative to `scale` per output when given,
+/// otherwise as a relative L2 error.
+#[allow(clippy::too_many_arguments)]
 fn compare(
     kernel: &str,
     variant: String,
@@ -113,6 +120,7 @@ fn compare(
     adapter: &str,
     got: Result<Vec<f32>>,
     want: &[f32],
+    scale: Option<&[f32]>,
     bound: f64,
 ) -> Check {
     let mut c = Check {
@@ -122,6 +130,7 @@ fn compare(
         adapter: adapter.into(),
         max_abs_err: f64::NAN,
         rel_err: f64::NAN,
+        scaled_err: f64::NAN,
         ok: false,
         error: None,
     };
@@ -129,7 +138,8 @@ fn compare(
         Ok(v) if v.len() == want.len() => {
             c.max_abs_err = cpu::max_abs_err(&v, want);
             c.rel_err = cpu::rel_err(&v, want);
-            c.ok = c.rel_err <= bound;
+            c.scaled_err = scale.map_or(c.rel_err, |s| cpu::max_scaled_err(&v, want, s));
+            c.ok = c.scaled_err <= bound;
         }
         Ok(v) => c.error = Some(format!("{} outputs, expected {}", v.len(), want.len())),
         Err(e) => c.error = Some(e.to_string()),

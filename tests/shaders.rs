@@ -81,9 +81,12 @@ fn gemv_variants_translate_to_every_backend() {
                 if path.f16 && format != WeightFormat::F16 {
                     continue;
                 }
-                for (wg_size, teams) in [(256, 8), (256, 32), (64, 2)] {
-                    let rows_per_team = (32 / format.chunk_words()).clamp(1, 4).min((16 / batch).max(1));
-                    keys.push(GemvKey { format, batch, rows_per_team, path, wg_size, teams });
+                for (wg_size, rows_per_wg, chunks_per_thread) in [(256, 4, 1), (96, 2, 2), (64, 1, 3)] {
+                    if rows_per_wg * batch > 16 {
+                        continue;
+                    }
+                    let x_stationary = chunks_per_thread * batch <= 4;
+                    keys.push(GemvKey { format, batch, rows_per_wg, chunks_per_thread, x_stationary, path, wg_size, sg_min: 8 });
                 }
             }
         }

@@ -3,22 +3,20 @@
 // Text variants (preprocessor):
 //   FORMAT  0 = group-wise affine codes of BITS bits (w = scale * q + bias), 16 = dense f16,
 //           32 = dense f32
-//   BITS    code width for FORMAT 0 (2, 3, 4, 8)
-//   CHUNK_WORDS  u32 words holding one chunk of 32 weights (BITS, 16 or 32)
-//   BATCH   input vectors; RPT rows per team; ACCS = RPT * BATCH accumulators per invocation
-//   VEC4_WORDS  CHUNK_WORDS / 4 (16-byte loads per chunk)
+//   BITS    code width for FORMAT 0 (2, 3, 4, 8; 0 for dense)
+//   CHUNK_WORDS  u32 words holding one chunk of 32 weights (BITS, 16 or 32); VEC4_WORDS = /4
+//   BATCH   input vectors; RB rows per workgroup; ACCS = RB * BATCH partial sums per invocation
+//   CPT     chunks per invocation per slab; XSTAT keeps the slab's inputs in registers
+//           (XREGS = CPT * BATCH chunk-inputs), otherwise inputs are re-read per row
 //   F16     f16 loads and products for dense f16 weights (FORMAT 16). Affine codes always take
 //           the f32 path: naga cannot bitcast a u32 into two f16 (the 0x6400 trick), and the
 //           f32 trick (0x4B000000) costs the same instructions.
-//   SUBGROUPS  subgroup reductions instead of workgroup memory
-// Tunables (override constants): WG_SIZE, TEAMS (teams per workgroup).
+//   SUBGROUPS  subgroup reductions before the workgroup-memory step
+// Tunables (override constants): WG_SIZE, SG_MIN.
 //
-// A team owns RPT consecutive rows. On the subgroup path a team is one subgroup (a subgroup
-// larger than planned takes several teams' rows in turn); otherwise it is WG_SIZE / TEAMS
-// invocations that reduce through workgroup memory. Invocations stride over the rows in chunks
-// of 32 weights (a chunk never straddles a quantization group: group sizes are multiples of 32).
-// Each chunk's codes are loaded once per row and each chunk of x once per vector, and affine
-// rows apply the identity acc += scale * sum(q x) + bias * sum(x).
+// Weights are read in chunks of 32 (a chunk never straddles a quantization group: group sizes
+// are multiples of 32), and affine rows apply the identity
+// sum = scale * sum(q x) + bias * sum(x) per chunk.
 
 #if F16
 enable f16;
@@ -56,7 +54,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 override WG_SIZE: u32 = 256u;
-override TEAMS: u32 = 8u;
+// Smallest subgroup size the device may use: sizes the per-subgroup partial sums.
+override SG_MIN: u32 = 32u;
 
 #if F16
 alias Chunk = array<vec4<f16>, 8>;
@@ -64,8 +63,10 @@ alias Chunk = array<vec4<f16>, 8>;
 alias Chunk = array<u32, CHUNK_WORDS>;
 #endif
 
-#if !SUBGROUPS
-var<workgroup> partial: array<f32, WG_SIZE>;
+#if SUBGROUPS
+var<workgroup> red: array<f32, (WG_SIZE / SG_MIN) * ACCS>;
+#else
+var<workgroup> red: array<f32, WG_SIZE * ACCS>;
 #endif
 
 // The words of chunk `chunk` of row `row`, with 16-byte loads where the format allows them.
@@ -213,97 +214,100 @@ fn row_chunk(w: Chunk, xc: XChunk, packed_sb: u32) -> f32 {
 }
 #endif
 
-// One team's rows [row0, row0 + RPT) over the chunks this invocation owns. Rows past the end
-// repeat the last row (no out-of-bounds reads); their sums are never stored.
-fn team_rows(row0: u32, lane: u32, team_size: u32) -> array<f32, ACCS> {
-    var acc: array<f32, ACCS>;
-    let chunks = params.words_per_row / CHUNK_WORDS;
-    for (var c = lane; c < chunks; c += team_size) {
-        var w: array<Chunk, RPT>;
-        var sb: array<u32, RPT>;
-#for R in 0..RPT
-        w[R] = load_chunk(min(row0 + R, params.rows - 1u), c);
-#if FORMAT == 0
-        sb[R] = scale_bias_buf[min(row0 + R, params.rows - 1u) * params.groups_per_row + (c >> params.chunks_per_group_log2)];
-#endif
-#endfor
-#for B in 0..BATCH
-        {
-            let xc = prep_x(B, c);
-#for R in 0..RPT
-            acc[R * BATCH + B] += row_chunk(w[R], xc, sb[R]);
-#endfor
-        }
-#endfor
-    }
-    return acc;
-}
-
-fn store(row0: u32, acc: array<f32, ACCS>) {
-#for R in 0..RPT
-    if (row0 + R < params.rows) {
-#for B in 0..BATCH
-        y[B * params.y_stride + params.y_offset + row0 + R] = acc[R * BATCH + B];
-#endfor
-    }
-#endfor
-}
-
-#if SUBGROUPS
-@compute @workgroup_size(WG_SIZE)
-fn main(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(subgroup_id) sg_id: u32,
-    @builtin(num_subgroups) n_sg: u32,
-    @builtin(subgroup_invocation_id) lane: u32,
-    @builtin(subgroup_size) sg_size: u32,
-) {
-    let wg = flat_workgroup(wid, nwg);
-    for (var t = sg_id; t < TEAMS; t += n_sg) {
-        let row0 = (wg * TEAMS + t) * RPT;
-        if (row0 >= params.rows) {
-            break;
-        }
-        var acc = team_rows(row0, lane, sg_size);
-#for I in 0..ACCS
-        acc[I] = subgroupAdd(acc[I]);
-#endfor
-        if (lane == 0u) {
-            store(row0, acc);
-        }
-    }
-}
-#else
+// One workgroup computes rows [row0, row0 + RB). Its invocations split the row: invocation `li`
+// owns chunks base + k * WG_SIZE + li (k < CPT) of each slab of WG_SIZE * CPT chunks. With
+// XSTAT the slab's inputs stay in registers while all RB rows stream past them, so x is read
+// once per workgroup instead of once per row (x is 8x the bytes of 4-bit codes). All RB * CPT
+// chunk loads of a slab are independent, which keeps many bytes in flight per invocation.
 @compute @workgroup_size(WG_SIZE)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) li: u32,
+#if SUBGROUPS
+    @builtin(subgroup_id) sg_id: u32,
+    @builtin(num_subgroups) n_sg: u32,
+    @builtin(subgroup_invocation_id) sg_lane: u32,
+#endif
 ) {
-    let team_size = WG_SIZE / TEAMS;
-    let t = li / team_size;
-    let lane = li % team_size;
-    let row0 = (flat_workgroup(wid, nwg) * TEAMS + t) * RPT;
-    var acc: array<f32, ACCS>;
-    if (row0 < params.rows) {
-        acc = team_rows(row0, lane, team_size);
+    let row0 = flat_workgroup(wid, nwg) * RB;
+    if (row0 >= params.rows) {
+        return; // uniform: the whole workgroup leaves
     }
-    // Tree reduction within each team, one accumulator at a time; barriers stay uniform.
+    let chunks = params.words_per_row / CHUNK_WORDS;
+    var acc: array<f32, ACCS>;
+    for (var base = 0u; base < chunks; base += WG_SIZE * CPT) {
+#if XSTAT
+        var xc: array<XChunk, XREGS>;
+#for K in 0..CPT
+#for B in 0..BATCH
+        xc[K * BATCH + B] = prep_x(B, min(base + K * WG_SIZE + li, chunks - 1u));
+#endfor
+#endfor
+#endif
+#for R in 0..RB
+#for K in 0..CPT
+        if (base + K * WG_SIZE + li < chunks) {
+            let c = base + K * WG_SIZE + li;
+            // Rows past the end repeat the last row (no out-of-bounds reads); never stored.
+            let row = min(row0 + R, params.rows - 1u);
+            let w = load_chunk(row, c);
+#if FORMAT == 0
+            let sb = scale_bias_buf[row * params.groups_per_row + (c >> params.chunks_per_group_log2)];
+#else
+            let sb = 0u;
+#endif
+#for B in 0..BATCH
+#if XSTAT
+            acc[R * BATCH + B] += row_chunk(w, xc[K * BATCH + B], sb);
+#else
+            acc[R * BATCH + B] += row_chunk(w, prep_x(B, c), sb);
+#endif
+#endfor
+        }
+#endfor
+#endfor
+    }
+    // Sum the ACCS partials over the workgroup.
+#if SUBGROUPS
 #for I in 0..ACCS
-    partial[li] = acc[I];
+    acc[I] = subgroupAdd(acc[I]);
+#endfor
+    if (sg_lane == 0u) {
+#for I in 0..ACCS
+        red[sg_id * ACCS + I] = acc[I];
+#endfor
+    }
     workgroupBarrier();
-    for (var s = team_size / 2u; s > 0u; s >>= 1u) {
-        if (lane < s) {
-            partial[li] += partial[li + s];
+    if (li < ACCS) {
+        var sum = 0.0;
+        for (var g = 0u; g < n_sg; g++) {
+            sum += red[g * ACCS + li];
+        }
+        store(row0, li, sum);
+    }
+#else
+#for I in 0..ACCS
+    red[li * ACCS + I] = acc[I];
+#endfor
+    workgroupBarrier();
+    // Tree over invocations, vectorized over the accumulators (layout [invocation][acc]).
+    for (var s = WG_SIZE / 2u; s > 0u; s >>= 1u) {
+        for (var i = li; i < s * ACCS; i += WG_SIZE) {
+            red[i] += red[i + s * ACCS];
         }
         workgroupBarrier();
     }
-    acc[I] = partial[t * team_size];
-    workgroupBarrier();
-#endfor
-    if (lane == 0u && row0 < params.rows) {
-        store(row0, acc);
+    if (li < ACCS) {
+        store(row0, li, red[li]);
+    }
+#endif
+}
+
+// Accumulator i holds row row0 + i / BATCH of vector i % BATCH.
+fn store(row0: u32, i: u32, v: f32) {
+    let row = row0 + i / BATCH;
+    if (row < params.rows) {
+        y[(i % BATCH) * params.y_stride + params.y_offset + row] = v;
     }
 }
-#endif

@@ -34,7 +34,8 @@ pub struct GemvResult {
     pub gbps: f64,
     /// gbps over the copy roofline of the same run.
     pub ratio_to_copy: f64,
-    /// Weight copies rotated through (working set beyond the cache).
+    /// Weight copies rotated through (working set beyond the cache); each timed pass runs them
+    /// all back to back and `us` is the pass time over this count.
     pub copies: usize,
     /// Adapter name.
     pub adapter: String,
@@ -88,20 +89,20 @@ pub async fn measure(
     let x_stride = cols.div_ceil(4) * 4;
     let mut rng = Rng::new(7);
     let x = ctx.storage_buffer("bench x", bytemuck::cast_slice(&rng.signed(batch * x_stride)));
-    let y = ctx.storage_buffer_empty("bench y", (batch * rows * 4) as u64);
+    // One output per copy: no write-after-write hazards, so no barriers between the dispatches.
+    let ys: Vec<wgpu::Buffer> =
+        mats.iter().map(|_| ctx.storage_buffer_empty("bench y", (batch * rows * 4) as u64)).collect();
     let plans = mats
         .iter()
-        .map(|w| {
-            gemv.plan(
-                key,
-                w,
-                Vectors { buffer: &x, stride: x_stride as u32 },
-                Vectors { buffer: &y, stride: rows as u32 },
-            )
+        .zip(&ys)
+        .map(|(w, y)| {
+            gemv.plan(key, w, Vectors { buffer: &x, stride: x_stride as u32 }, Vectors { buffer: y, stride: rows as u32 })
         })
         .collect::<Result<Vec<_>>>()?;
-    let ns = time_passes(ctx, timing, &mut |pass, i| plans[i as usize % plans.len()].encode(pass)).await?;
-    let t = median(&ns);
+    // Each timed pass runs every copy once: per-GEMV time is the pass time over the copies, which
+    // amortizes the pass's own timestamp and launch gaps.
+    let ns = time_passes(ctx, timing, &mut |pass, _| plans.iter().for_each(|p| p.encode(pass))).await?;
+    let t = median(&ns) / plans.len() as f64;
     let bytes = m.stored_bytes() as u64 + 4 * (batch * (cols + rows)) as u64;
     let gbps = bytes as f64 / t;
     Ok(GemvResult {
@@ -118,19 +119,25 @@ pub async fn measure(
     })
 }
 
-/// Launch-shape variants around the tuned key, for `--sweep`.
-pub fn sweep_keys(base: &GemvKey, max_invocations: u32) -> Vec<GemvKey> {
-    let team = base.wg_size / base.teams;
+/// Launch-shape variants around the tuned key, for `--sweep`: rows per workgroup, and one or
+/// two chunks per invocation (with the workgroup resized to still span the row).
+pub fn sweep_keys(base: &GemvKey, cols: usize, caps: &crate::gpu::Capabilities) -> Vec<GemvKey> {
+    let chunks = (base.format.words_per_row(cols) as u32 / base.format.chunk_words()).max(1);
     let mut v = vec![*base];
-    for wg in [64u32, 128, 256, 512] {
-        if wg > max_invocations || wg < team {
-            continue;
-        }
-        for rpt in [1u32, 2, 4, 8] {
-            if rpt * base.batch > 32 {
+    for cpt in [base.chunks_per_thread, base.chunks_per_thread * 2] {
+        let wg = (chunks.div_ceil(cpt).div_ceil(32) * 32).clamp(32, caps.max_invocations_per_workgroup.min(1024));
+        let wg = if base.path.subgroups { wg } else { wg.next_power_of_two() };
+        for rb in [1u32, 2, 4, 8, 16] {
+            if rb * base.batch > 16 || (!base.path.subgroups && wg * rb * base.batch * 4 > caps.workgroup_storage) {
                 continue;
             }
-            let k = GemvKey { wg_size: wg, teams: wg / team, rows_per_team: rpt, ..*base };
+            let k = GemvKey {
+                rows_per_wg: rb,
+                chunks_per_thread: cpt,
+                x_stationary: cpt * base.batch <= 4,
+                wg_size: wg,
+                ..*base
+            };
             if !v.contains(&k) {
                 v.push(k);
             }

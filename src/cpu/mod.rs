@@ -26,6 +26,48 @@ pub fn gemv(w: &Matrix, x: &[f32], batch: usize) -> Result<Vec<f32>> {
     Ok(y)
 }
 
+/// The natural error scale of each output of `W x`: `sum_c |w_rc| |x_c|`, where for affine codes
+/// `|w|` is taken as `|scale * q| + |bias|` (kernels use the affine identity, so rounding scales
+/// with both terms even when they cancel). A kernel's error divided by this is what floating
+/// point can promise, whatever cancellation the exact result suffers.
+pub fn gemv_error_scale(w: &Matrix, x: &[f32], batch: usize) -> Result<Vec<f32>> {
+    let (rows, cols) = (w.rows(), w.cols());
+    if x.len() != batch * cols {
+        return Err(Error::InvalidArgument(format!("x has {} values, expected {batch} x {cols}", x.len())));
+    }
+    let mag: Vec<f32> = match w {
+        Matrix::Affine(q) => {
+            let g = q.groups_per_row();
+            let gs = q.spec.group_size as usize;
+            (0..rows * cols)
+                .map(|i| {
+                    let (r, c) = (i / cols, i % cols);
+                    let k = r * g + c / gs;
+                    (q.scales[k].to_f32() * f32::from(q.code(r, c))).abs() + q.biases[k].to_f32().abs()
+                })
+                .collect()
+        }
+        _ => w.to_f32().iter().map(|v| v.abs()).collect(),
+    };
+    let mut s = vec![0f32; batch * rows];
+    s.par_chunks_mut(rows).enumerate().for_each(|(b, sb)| {
+        let xb = &x[b * cols..(b + 1) * cols];
+        for (r, out) in sb.iter_mut().enumerate() {
+            *out = mag[r * cols..(r + 1) * cols].iter().zip(xb).map(|(&a, &v)| f64::from(a) * f64::from(v.abs())).sum::<f64>()
+                as f32;
+        }
+    });
+    Ok(s)
+}
+
+/// Largest `|a - reference| / scale` over outputs (NaN anywhere gives NaN).
+pub fn max_scaled_err(a: &[f32], reference: &[f32], scale: &[f32]) -> f64 {
+    a.iter().zip(reference).zip(scale).fold(0.0, |m: f64, ((&x, &r), &s)| {
+        let e = (f64::from(x) - f64::from(r)).abs() / f64::from(s).max(f64::MIN_POSITIVE);
+        if e.is_nan() || m.is_nan() { f64::NAN } else { m.max(e) }
+    })
+}
+
 /// Dequantization: the matrix as row-major f32 (the reference of the dequant kernel).
 pub fn dequant(w: &Matrix) -> Vec<f32> {
     w.to_f32()

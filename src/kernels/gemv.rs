@@ -13,11 +13,12 @@ use crate::{Error, Result};
 /// Most input vectors one dispatch handles.
 pub const MAX_BATCH: u32 = 8;
 
-/// Relative L2 error a GEMV variant may show against the f64 CPU reference. The f32 paths differ
-/// only in summation order (~1e-6); the f16 path rounds inputs and products to 11 bits and sums a
-/// lane's 8 products of a chunk in f16 before f32 (~1e-3).
-pub fn rel_err_bound(key: &GemvKey) -> f64 {
-    if key.path.f16 { 5e-3 } else { 2e-5 }
+/// Error a GEMV variant may show against the f64 CPU reference, relative to each output's error
+/// scale ([`crate::cpu::gemv_error_scale`]). The f32 paths round each product and partial sum
+/// (a few ulp, 2^-24 each, over sums of at most 32 terms before reduction): 1e-5. The f16 path
+/// rounds inputs and products to 11 bits and sums a lane's 8 products in f16: 5e-3.
+pub fn error_bound(key: &GemvKey) -> f64 {
+    if key.path.f16 { 5e-3 } else { 1e-5 }
 }
 
 /// One compiled GEMV variant.
@@ -27,20 +28,39 @@ pub struct GemvKey {
     pub format: WeightFormat,
     /// Input vectors (1..=8).
     pub batch: u32,
-    /// Rows each team computes.
-    pub rows_per_team: u32,
+    /// Rows each workgroup computes.
+    pub rows_per_wg: u32,
+    /// Chunks of 32 weights each invocation takes per slab of a row.
+    pub chunks_per_thread: u32,
+    /// Keep a slab's inputs in registers across the workgroup's rows.
+    pub x_stationary: bool,
     /// f16 / subgroup switches (normalized: f16 only where the format has an f16 path).
     pub path: KernelPath,
     /// Invocations per workgroup.
     pub wg_size: u32,
-    /// Teams per workgroup.
-    pub teams: u32,
+    /// Smallest subgroup size of the device (subgroup path only; sizes workgroup memory).
+    pub sg_min: u32,
 }
 
+/// Most chunk-inputs (32 floats each, per vector) an invocation keeps in registers.
+const MAX_X_REGS: u32 = 4;
+/// Most partial sums per invocation (rows per workgroup x batch).
+const MAX_ACCS: u32 = 16;
+
 impl GemvKey {
-    /// The tuned default for `format` and `batch` on a device: the one place launch shapes are
-    /// decided. `path` defaults to the best the device supports.
-    pub fn tuned(format: WeightFormat, batch: u32, caps: &Capabilities, path: Option<KernelPath>) -> Result<Self> {
+    /// The tuned default for `format`, `batch` and rows of `cols` inputs on a device: the one
+    /// place launch shapes are decided. `path` defaults to the best the device supports.
+    ///
+    /// A workgroup spans a whole row (up to 512 invocations, one or more 32-weight chunks
+    /// each), so a row's inputs are loaded once into registers and reused for every row of the
+    /// workgroup; rows per workgroup trade parallelism against register pressure.
+    pub fn tuned(
+        format: WeightFormat,
+        batch: u32,
+        cols: usize,
+        caps: &Capabilities,
+        path: Option<KernelPath>,
+    ) -> Result<Self> {
         if !(1..=MAX_BATCH).contains(&batch) {
             return Err(Error::InvalidArgument(format!("GEMV batch {batch}: supported 1..={MAX_BATCH}")));
         }
@@ -49,18 +69,35 @@ impl GemvKey {
             return Err(Error::Unsupported(format!("kernel path {} on {}", path.name(), caps.adapter_name)));
         }
         path.f16 &= has_f16_path(format);
-        // Keep codes of all rows of a team in registers: about 32 words per invocation.
-        let rpt = (32 / format.chunk_words()).clamp(1, 4);
-        let rows_per_team = rpt.min((16 / batch).max(1));
-        let wg_size = prev_power_of_two(caps.max_invocations_per_workgroup.min(256)).max(32);
-        let team = if path.subgroups { caps.subgroup_min_size.max(1) } else { 32 };
-        let teams = (wg_size / team).max(1);
-        Ok(GemvKey { format, batch, rows_per_team, path, wg_size, teams })
+        let chunks = (format.words_per_row(cols) as u32 / format.chunk_words()).max(1);
+        let rows_per_wg = (MAX_ACCS / batch).clamp(1, 8);
+        let accs = rows_per_wg * batch;
+        // Workgroup memory: the fallback reduces WG_SIZE x ACCS floats.
+        let storage_cap = if path.subgroups { 1024 } else { caps.workgroup_storage / (4 * accs) };
+        let max_wg = caps.max_invocations_per_workgroup.min(512).min(storage_cap).max(32);
+        let max_wg = if path.subgroups { max_wg } else { prev_power_of_two(max_wg) };
+        let cpt = chunks.div_ceil(max_wg).max(1);
+        let granule = if path.subgroups { caps.subgroup_max_size.max(32) } else { 32 };
+        let mut wg_size = chunks.div_ceil(cpt).div_ceil(granule) * granule;
+        if !path.subgroups {
+            wg_size = wg_size.next_power_of_two();
+        }
+        let wg_size = wg_size.clamp(32, max_wg.max(32));
+        Ok(GemvKey {
+            format,
+            batch,
+            rows_per_wg,
+            chunks_per_thread: cpt,
+            x_stationary: cpt * batch <= MAX_X_REGS,
+            path,
+            wg_size,
+            sg_min: if path.subgroups { caps.subgroup_min_size.max(1) } else { 1 },
+        })
     }
 
     /// Rows one workgroup computes.
     pub fn rows_per_workgroup(&self) -> u32 {
-        self.teams * self.rows_per_team
+        self.rows_per_wg
     }
 }
 
@@ -89,27 +126,35 @@ impl PipelineKey for GemvKey {
             .int("FORMAT", format)
             .int("BITS", bits)
             .int("CHUNK_WORDS", self.format.chunk_words())
-            .int("BATCH", self.batch)
-            .int("RPT", self.rows_per_team)
-            .int("ACCS", self.rows_per_team * self.batch)
             .int("VEC4_WORDS", self.format.chunk_words() / 4)
+            .int("BATCH", self.batch)
+            .int("RB", self.rows_per_wg)
+            .int("ACCS", self.rows_per_wg * self.batch)
+            .int("CPT", self.chunks_per_thread)
+            .int("XREGS", self.chunks_per_thread * self.batch)
+            .flag("XSTAT", self.x_stationary)
             .flag("F16", self.path.f16)
             .flag("SUBGROUPS", self.path.subgroups)
     }
 
     fn constants(&self) -> Vec<(&'static str, f64)> {
-        vec![("WG_SIZE", f64::from(self.wg_size)), ("TEAMS", f64::from(self.teams))]
+        let mut c = vec![("WG_SIZE", f64::from(self.wg_size))];
+        if self.path.subgroups {
+            c.push(("SG_MIN", f64::from(self.sg_min)));
+        }
+        c
     }
 
     fn label(&self) -> String {
         format!(
-            "gemv {} b{} rpt{} {} wg{}x{}",
+            "gemv {} b{} {} rb{} cpt{}{} wg{}",
             self.format,
             self.batch,
-            self.rows_per_team,
             self.path.name(),
-            self.teams,
-            self.wg_size / self.teams
+            self.rows_per_wg,
+            self.chunks_per_thread,
+            if self.x_stationary { " xreg" } else { "" },
+            self.wg_size,
         )
     }
 }
@@ -161,9 +206,9 @@ impl Gemv {
         Gemv { ctx: ctx.clone(), layout, cache: PipelineCache::new(pl) }
     }
 
-    /// The tuned key for this device (see [`GemvKey::tuned`]).
-    pub fn key(&self, format: WeightFormat, batch: u32) -> Result<GemvKey> {
-        GemvKey::tuned(format, batch, &self.ctx.caps, None)
+    /// The tuned key for this device and row length (see [`GemvKey::tuned`]).
+    pub fn key(&self, format: WeightFormat, batch: u32, cols: usize) -> Result<GemvKey> {
+        GemvKey::tuned(format, batch, cols, &self.ctx.caps, None)
     }
 
     /// Compiles (or fetches) the pipeline of `key`.

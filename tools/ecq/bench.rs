@@ -116,9 +116,9 @@ fn gemv(ctx: &GpuContext, a: GemvArgs) -> ecq::Result<ExitCode> {
             let m = bench::gemv::random_matrix(format, r, c, &mut rng);
             let mats = bench::gemv::upload_copies(ctx, &m, rotate_bytes(ctx, &a.common))?;
             for &batch in &a.batches {
-                let tuned = GemvKey::tuned(format, batch, &ctx.caps, None)?;
+                let tuned = GemvKey::tuned(format, batch, c, &ctx.caps, None)?;
                 let keys = if a.sweep {
-                    bench::gemv::sweep_keys(&tuned, ctx.caps.max_invocations_per_workgroup)
+                    bench::gemv::sweep_keys(&tuned, c, &ctx.caps)
                 } else {
                     vec![tuned]
                 };
