@@ -79,8 +79,8 @@ pub async fn run(ctx: Option<&GpuContext>, tensors: &[FloatTensor]) -> Result<Ve
                     let gm = GpuMatrix::upload(ctx, &t.name, &m)?;
                     let key = g.key(format, 1, c)?;
                     let y_gpu = gemv::run_once(ctx, g, &key, &gm, x).await?;
-                    let scale = cpu::gemv_error_scale(&m, x, 1)?;
-                    ok &= cpu::max_scaled_err(&y_gpu, &y_cpu, &scale) <= gemv::error_bound(&key);
+                    let (y_ref, scale) = gemv::reference(&key, &m, x, 1)?;
+                    ok &= cpu::max_scaled_err(&y_gpu, &y_ref, &scale) <= gemv::error_bound(&key);
                     accumulate(&y_gpu, &y_cpu, &mut gpu_num, &mut gpu_den);
                     time_ns += time_gemv(ctx, g, &key, &gm, x).await?;
                     variant = key.label();

@@ -75,13 +75,12 @@ pub async fn run_seeded(ctx: &GpuContext, seed: u64, report: &mut dyn FnMut(&Che
             let gm = GpuMatrix::upload(ctx, "selftest", &m)?;
             for batch in [1u32, 3, 8] {
                 let x = rng.signed(batch as usize * cols);
-                let want = cpu::gemv(&m, &x, batch as usize)?;
-                let scale = cpu::gemv_error_scale(&m, &x, batch as usize)?;
                 for path in KernelPath::all_supported(&ctx.caps) {
                     let key = GemvKey::tuned(format, batch, cols, &ctx.caps, Some(path))?;
                     if key.path != path {
                         continue; // the format has no such variant (f16 path of affine codes)
                     }
+                    let (want, scale) = gemv::reference(&key, &m, &x, batch as usize)?;
                     let got = gemv::run_once(ctx, &g, &key, &gm, &x).await;
                     let shape = format!("{rows}x{cols} b{batch}");
                     push(

@@ -11,10 +11,7 @@ use ecq::quant::AffineSpec;
 use ecq::weights::WeightFormat;
 
 fn all_paths() -> Vec<KernelPath> {
-    [(false, false), (true, false), (false, true), (true, true)]
-        .into_iter()
-        .map(|(f16, subgroups)| KernelPath { f16, subgroups })
-        .collect()
+    (0..8u8).map(|b| KernelPath { f16: b & 1 != 0, subgroups: b & 2 != 0, dot8: b & 4 != 0 }).collect()
 }
 
 fn affine_specs() -> Vec<AffineSpec> {
@@ -78,14 +75,15 @@ fn gemv_variants_translate_to_every_backend() {
     for format in formats {
         for batch in 1..=8 {
             for path in all_paths() {
-                if path.f16 && format != WeightFormat::F16 {
+                let dot8_format = matches!(format, WeightFormat::Affine(s) if s.bits == 4 || s.bits == 8);
+                if path.f16 && format != WeightFormat::F16 || path.dot8 && (!dot8_format || path.f16) {
                     continue;
                 }
                 for (wg_size, rows_per_wg, chunks_per_thread) in [(256, 4, 1), (96, 2, 2), (64, 1, 3)] {
                     if rows_per_wg * batch > 16 {
                         continue;
                     }
-                    let x_stationary = chunks_per_thread * batch <= 4;
+                    let x_stationary = chunks_per_thread * batch <= ecq::kernels::gemv::max_x_regs(path);
                     keys.push(GemvKey { format, batch, rows_per_wg, chunks_per_thread, x_stationary, path, wg_size, sg_min: 8 });
                 }
             }

@@ -11,6 +11,9 @@
 //   F16     f16 loads and products for dense f16 weights (FORMAT 16). Affine codes always take
 //           the f32 path: naga cannot bitcast a u32 into two f16 (the 0x6400 trick), and the
 //           f32 trick (0x4B000000) costs the same instructions.
+//   DOT8    affine 4/8-bit codes times inputs quantized to int8 with packed dot products
+//           (dot4I8Packed); each chunk of 32 inputs gets a power-of-two step d with
+//           max|x| < 128 d, so the quantization is exact arithmetic and reproducible on the CPU
 //   SUBGROUPS  subgroup reductions before the workgroup-memory step
 // Tunables (override constants): WG_SIZE, SG_MIN.
 //
@@ -122,7 +125,72 @@ fn load_x(b: u32, chunk: u32) -> array<vec4<f32>, 8> {
     return xs;
 }
 
-#if F16
+#if DOT8
+// Integer path: per chunk, x_q = clamp(round(x / d), -128, 127) with d = 2^(e - 7) and
+// max|x| < 2^e (scaling by a power of two is exact), packed four per u32 in the byte order
+// the codes come out of a word. sum(q x) ~= d * dot(q, x_q); the bias term uses the exact
+// f32 sum of x.
+struct XChunk {
+    q: array<u32, 8>,
+    d: f32,
+    sum: f32,
+    qsum128: i32,   // 128 * sum(x_q), for the 8-bit codes' offset
+}
+
+fn quantize4(v: vec4<f32>, inv_d: f32) -> u32 {
+    return pack4xI8Clamp(vec4<i32>(round(v * inv_d)));
+}
+
+fn prep_x(b: u32, chunk: u32) -> XChunk {
+    let xs = load_x(b, chunk);
+    var m = vec4<f32>(0.0);
+    var s = vec4<f32>(0.0);
+#for I in 0..8
+    m = max(m, abs(xs[I]));
+    s += xs[I];
+#endfor
+    let amax = max(max(m.x, m.y), max(m.z, m.w));
+    // amax < 2^e with e from the exponent bits (subnormals and zero use the smallest normal).
+    let e = i32(max((bitcast<u32>(amax) >> 23u) & 0xFFu, 1u)) - 126;
+    let inv_d = ldexp(1.0, 7 - e);
+    var xc: XChunk;
+    xc.d = ldexp(1.0, e - 7);
+    xc.sum = s.x + s.y + s.z + s.w;
+#if BITS == 4
+    // Word i holds codes 8i..8i+7; its bytes' low nibbles are the even codes, high nibbles odd.
+#for I in 0..4
+    xc.q[2u * I] = quantize4(vec4<f32>(xs[2u * I].x, xs[2u * I].z, xs[2u * I + 1u].x, xs[2u * I + 1u].z), inv_d);
+    xc.q[2u * I + 1u] = quantize4(vec4<f32>(xs[2u * I].y, xs[2u * I].w, xs[2u * I + 1u].y, xs[2u * I + 1u].w), inv_d);
+#endfor
+#else
+    // Word i holds codes 4i..4i+3, one per byte.
+#for I in 0..8
+    xc.q[I] = quantize4(xs[I], inv_d);
+    xc.qsum128 += 128 * dot4I8Packed(0x01010101u, xc.q[I]);
+#endfor
+#endif
+    return xc;
+}
+
+fn row_chunk(w: Chunk, xc: XChunk, packed_sb: u32) -> f32 {
+    var acc = 0i;
+    let sb = scale_bias(packed_sb);
+#if BITS == 4
+#for I in 0..4
+    acc += dot4I8Packed(w[I] & 0x0F0F0F0Fu, xc.q[2u * I]);
+    acc += dot4I8Packed((w[I] >> 4u) & 0x0F0F0F0Fu, xc.q[2u * I + 1u]);
+#endfor
+    return sb.x * xc.d * f32(acc) + sb.y * xc.sum;
+#else
+    // Flipping each byte's top bit turns code q into the int8 q - 128; sum(q x_q) is then
+    // sum((q - 128) x_q) + 128 sum(x_q), exact in i32 (|.| < 2^20).
+#for I in 0..8
+    acc += dot4I8Packed(w[I] ^ 0x80808080u, xc.q[I]);
+#endfor
+    return sb.x * xc.d * f32(acc + xc.qsum128) + sb.y * xc.sum;
+#endif
+}
+#elif F16
 // f16 path (dense f16 weights): f16 products summed in f16 within a chunk (8 per lane of a
 // vec4), chunks summed in f32.
 alias XChunk = array<vec4<f16>, 8>;

@@ -119,27 +119,34 @@ pub async fn measure(
     })
 }
 
-/// Launch-shape variants around the tuned key, for `--sweep`: rows per workgroup, and one or
-/// two chunks per invocation (with the workgroup resized to still span the row).
+/// Variants around the tuned key, for `--sweep`: every arithmetic path the format has on this
+/// device (with the tuned one's reduction), rows per workgroup, and one or two chunks per
+/// invocation (the workgroup resized to still span the row).
 pub fn sweep_keys(base: &GemvKey, cols: usize, caps: &crate::gpu::Capabilities) -> Vec<GemvKey> {
     let chunks = (base.format.words_per_row(cols) as u32 / base.format.chunk_words()).max(1);
     let mut v = vec![*base];
-    for cpt in [base.chunks_per_thread, base.chunks_per_thread * 2] {
-        let wg = (chunks.div_ceil(cpt).div_ceil(32) * 32).clamp(32, caps.max_invocations_per_workgroup.min(1024));
-        let wg = if base.path.subgroups { wg } else { wg.next_power_of_two() };
-        for rb in [1u32, 2, 4, 8, 16] {
-            if rb * base.batch > 16 || (!base.path.subgroups && wg * rb * base.batch * 4 > caps.workgroup_storage) {
-                continue;
-            }
-            let k = GemvKey {
-                rows_per_wg: rb,
-                chunks_per_thread: cpt,
-                x_stationary: cpt * base.batch <= 4,
-                wg_size: wg,
-                ..*base
-            };
-            if !v.contains(&k) {
-                v.push(k);
+    for path in crate::gpu::KernelPath::all_supported(caps) {
+        if path.subgroups != base.path.subgroups {
+            continue;
+        }
+        let Ok(tuned) = GemvKey::tuned(base.format, base.batch, cols, caps, Some(path)) else { continue };
+        for cpt in [tuned.chunks_per_thread, tuned.chunks_per_thread * 2] {
+            let wg = (chunks.div_ceil(cpt).div_ceil(32) * 32).clamp(32, caps.max_invocations_per_workgroup.min(1024));
+            let wg = if path.subgroups { wg } else { wg.next_power_of_two() };
+            for rb in [2u32, 4, 8, 16] {
+                if rb * base.batch > 16 || (!path.subgroups && wg * rb * base.batch * 4 > caps.workgroup_storage) {
+                    continue;
+                }
+                let k = GemvKey {
+                    rows_per_wg: rb,
+                    chunks_per_thread: cpt,
+                    x_stationary: cpt * base.batch <= crate::kernels::gemv::max_x_regs(tuned.path),
+                    wg_size: wg,
+                    ..tuned
+                };
+                if !v.contains(&k) {
+                    v.push(k);
+                }
             }
         }
     }

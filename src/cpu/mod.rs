@@ -90,3 +90,57 @@ pub fn max_abs_err(a: &[f32], reference: &[f32]) -> f64 {
         .map(|(&x, &r)| (f64::from(x) - f64::from(r)).abs())
         .fold(0.0, |m, e| if e.is_nan() || m.is_nan() { f64::NAN } else { m.max(e) })
 }
+
+/// Quantizes one chunk of (up to) 32 inputs as the dot8 GEMV path does: step `d = 2^(e-7)` with
+/// `max|x| < 2^e`, `x_q = clamp(round_ties_even(x / d), -128, 127)`. Returns `(x_q, d)`.
+pub fn quantize_chunk_int8(x: &[f32]) -> (Vec<i8>, f32) {
+    let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let e = ((amax.to_bits() >> 23) & 0xFF).max(1) as i32 - 126;
+    let inv_d = 2f32.powi(7 - e);
+    let q = x.iter().map(|&v| (v * inv_d).round_ties_even().clamp(-128.0, 127.0) as i8).collect();
+    (q, 2f32.powi(e - 7))
+}
+
+/// Reference of the dot8 GEMV path: inputs quantized per 32-column chunk with
+/// [`quantize_chunk_int8`] for the `scale * q` term, the exact inputs for the `bias` term.
+/// Returns `(y, error scale)`; only affine matrices have this path.
+pub fn gemv_int8_inputs(w: &Matrix, x: &[f32], batch: usize) -> Result<(Vec<f32>, Vec<f32>)> {
+    let Matrix::Affine(q) = w else {
+        return Err(Error::InvalidArgument(format!("the int8-input GEMV needs affine codes, not {}", w.format())));
+    };
+    let (rows, cols) = (q.rows, q.cols);
+    if x.len() != batch * cols {
+        return Err(Error::InvalidArgument(format!("x has {} values, expected {batch} x {cols}", x.len())));
+    }
+    // x as the kernel sees it: d * x_q, chunk by chunk.
+    let mut xq = vec![0f32; x.len()];
+    for b in 0..batch {
+        for c0 in (0..cols).step_by(32) {
+            let n = 32.min(cols - c0);
+            let (qs, d) = quantize_chunk_int8(&x[b * cols + c0..b * cols + c0 + n]);
+            for (i, v) in qs.into_iter().enumerate() {
+                xq[b * cols + c0 + i] = f32::from(v) * d;
+            }
+        }
+    }
+    let g = q.groups_per_row();
+    let gs = q.spec.group_size as usize;
+    let mut y = vec![0f32; batch * rows];
+    let mut scale = vec![0f32; batch * rows];
+    y.par_chunks_mut(rows).zip(scale.par_chunks_mut(rows)).enumerate().for_each(|(b, (yb, sb))| {
+        for r in 0..rows {
+            let (mut acc, mut mag) = (0f64, 0f64);
+            for c in 0..cols {
+                let k = r * g + c / gs;
+                let sq = f64::from(q.scales[k].to_f32()) * f64::from(q.code(r, c));
+                let bias = f64::from(q.biases[k].to_f32());
+                let (xa, xb) = (f64::from(xq[b * cols + c]), f64::from(x[b * cols + c]));
+                acc += sq * xa + bias * xb;
+                mag += (sq * xa).abs() + (bias * xb).abs();
+            }
+            yb[r] = acc as f32;
+            sb[r] = mag as f32;
+        }
+    });
+    Ok((y, scale))
+}

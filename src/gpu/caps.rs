@@ -21,6 +21,10 @@ pub struct Capabilities {
     pub subgroup_min_size: u32,
     /// Largest subgroup size the adapter may use (meaningful when `subgroups`).
     pub subgroup_max_size: u32,
+    /// WGSL's packed 4x8 integer dot product (`dot4I8Packed`) maps to a hardware instruction
+    /// (Vulkan 1.3 / DX12 SM 6.4 / WebGPU's `packed_4x8_integer_dot_product`; naga emulates it
+    /// on Metal and GL, where the f32 path is as fast).
+    pub dot8: bool,
     /// Timestamp queries at compute pass boundaries are enabled.
     pub timestamps: bool,
     /// Largest storage buffer binding in bytes; larger tensors are split.
@@ -51,6 +55,7 @@ impl Capabilities {
             subgroups,
             subgroup_min_size: if subgroups { info.subgroup_min_size } else { 0 },
             subgroup_max_size: if subgroups { info.subgroup_max_size } else { 0 },
+            dot8: matches!(info.backend, wgpu::Backend::Vulkan | wgpu::Backend::Dx12),
             timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
             max_storage_binding: limits.max_storage_buffer_binding_size,
             max_buffer_size: limits.max_buffer_size,
@@ -62,7 +67,7 @@ impl Capabilities {
 
     /// Which arithmetic/reduction path kernels take on this device.
     pub fn path(&self) -> KernelPath {
-        KernelPath { f16: self.f16, subgroups: self.subgroups && self.subgroup_min_size >= 4 }
+        KernelPath { f16: self.f16, subgroups: self.subgroups && self.subgroup_min_size >= 4, dot8: self.dot8 }
     }
 
     /// One line per capability, for `ecq info`.
@@ -76,7 +81,7 @@ impl Capabilities {
         };
         format!(
             "adapter           {}\nbackend           {}\ndevice type       {}\ndriver            {}\n\
-             shader-f16        {}\nsubgroups         {}\ntimestamp queries {}\n\
+             shader-f16        {}\nsubgroups         {}\nint8 dot product  {}\ntimestamp queries {}\n\
              max storage bind  {}\nmax buffer        {}\nworkgroup storage {} KiB\n\
              invocations/wg    {}\nworkgroups/dim    {}",
             self.adapter_name,
@@ -85,6 +90,7 @@ impl Capabilities {
             if self.driver.is_empty() { "-" } else { &self.driver },
             yes(self.f16),
             sg,
+            yes(self.dot8),
             yes(self.timestamps),
             mib(self.max_storage_binding),
             mib(self.max_buffer_size),
@@ -95,43 +101,44 @@ impl Capabilities {
     }
 }
 
-/// The two capability switches that select a kernel's text-level variant.
+/// The capability switches that select a kernel's text-level variant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct KernelPath {
     /// Use f16 arithmetic where it pays.
     pub f16: bool,
     /// Use subgroup reductions instead of workgroup memory.
     pub subgroups: bool,
+    /// Use packed 4x8 integer dot products (inputs quantized to int8 per 32; lossy but bounded).
+    pub dot8: bool,
 }
 
 impl KernelPath {
-    /// The path that needs neither f16 nor subgroups.
-    pub const FALLBACK: KernelPath = KernelPath { f16: false, subgroups: false };
+    /// The path that needs neither f16, subgroups nor integer dot products.
+    pub const FALLBACK: KernelPath = KernelPath { f16: false, subgroups: false, dot8: false };
 
     /// Every path a device with these capabilities can run (the fallback first).
     pub fn all_supported(caps: &Capabilities) -> Vec<KernelPath> {
         let best = caps.path();
-        let mut v = vec![KernelPath::FALLBACK];
-        for p in [
-            KernelPath { f16: true, subgroups: false },
-            KernelPath { f16: false, subgroups: true },
-            KernelPath { f16: true, subgroups: true },
-        ] {
-            if (!p.f16 || best.f16) && (!p.subgroups || best.subgroups) {
+        let mut v = Vec::new();
+        for bits in 0..8u8 {
+            let p = KernelPath { f16: bits & 1 != 0, subgroups: bits & 2 != 0, dot8: bits & 4 != 0 };
+            if (!p.f16 || best.f16) && (!p.subgroups || best.subgroups) && (!p.dot8 || best.dot8) {
                 v.push(p);
             }
         }
         v
     }
 
-    /// `f32`, `f16`, `f32+sg` or `f16+sg`.
-    pub fn name(&self) -> &'static str {
-        match (self.f16, self.subgroups) {
-            (false, false) => "f32",
-            (true, false) => "f16",
-            (false, true) => "f32+sg",
-            (true, true) => "f16+sg",
+    /// `f32`, `f16`, with `+sg` for subgroups and `+dot8` for integer dot products.
+    pub fn name(&self) -> String {
+        let mut s = String::from(if self.f16 { "f16" } else { "f32" });
+        if self.subgroups {
+            s.push_str("+sg");
         }
+        if self.dot8 {
+            s.push_str("+dot8");
+        }
+        s
     }
 }
 

@@ -14,6 +14,8 @@ pub struct ContextOptions {
     pub disable_f16: bool,
     /// Do not enable subgroups, forcing workgroup-memory reductions. Env: `ECQ_NO_SUBGROUPS=1`.
     pub disable_subgroups: bool,
+    /// Do not use packed integer dot products. Env: `ECQ_NO_DOT8=1`.
+    pub disable_dot8: bool,
     /// Cap the storage binding size (bytes) below the device limit, to exercise tensor splitting.
     /// Env: `ECQ_MAX_BINDING`.
     pub max_storage_binding: Option<u64>,
@@ -21,13 +23,14 @@ pub struct ContextOptions {
 
 impl ContextOptions {
     /// Options from the environment (`ECQ_ADAPTER`, `ECQ_NO_F16`, `ECQ_NO_SUBGROUPS`,
-    /// `ECQ_MAX_BINDING`). The backend is chosen by wgpu's own `WGPU_BACKEND`.
+    /// `ECQ_NO_DOT8`, `ECQ_MAX_BINDING`). The backend is chosen by wgpu's own `WGPU_BACKEND`.
     pub fn from_env() -> Self {
         let flag = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty() && v != "0");
         ContextOptions {
             adapter_filter: std::env::var("ECQ_ADAPTER").ok().filter(|s| !s.is_empty()),
             disable_f16: flag("ECQ_NO_F16"),
             disable_subgroups: flag("ECQ_NO_SUBGROUPS"),
+            disable_dot8: flag("ECQ_NO_DOT8"),
             max_storage_binding: std::env::var("ECQ_MAX_BINDING").ok().and_then(|v| v.parse().ok()),
         }
     }
@@ -106,6 +109,9 @@ impl GpuContext {
             self.caps.subgroups = false;
             self.caps.subgroup_min_size = 0;
             self.caps.subgroup_max_size = 0;
+        }
+        if opts.disable_dot8 {
+            self.caps.dot8 = false;
         }
         if let Some(b) = opts.max_storage_binding {
             self.caps.max_storage_binding = self.caps.max_storage_binding.min(b.max(256));

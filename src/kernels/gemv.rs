@@ -13,6 +13,16 @@ use crate::{Error, Result};
 /// Most input vectors one dispatch handles.
 pub const MAX_BATCH: u32 = 8;
 
+/// The CPU reference of `key` on `batch` vectors: `(y, error scale)`. The dot8 path's reference
+/// quantizes the inputs exactly as the kernel does.
+pub fn reference(key: &GemvKey, m: &crate::weights::Matrix, x: &[f32], batch: usize) -> Result<(Vec<f32>, Vec<f32>)> {
+    if key.path.dot8 {
+        crate::cpu::gemv_int8_inputs(m, x, batch)
+    } else {
+        Ok((crate::cpu::gemv(m, x, batch)?, crate::cpu::gemv_error_scale(m, x, batch)?))
+    }
+}
+
 /// Error a GEMV variant may show against the f64 CPU reference, relative to each output's error
 /// scale ([`crate::cpu::gemv_error_scale`]). The f32 paths round each product and partial sum
 /// (a few ulp, 2^-24 each, over sums of at most 32 terms before reduction): 1e-5. The f16 path
@@ -42,8 +52,11 @@ pub struct GemvKey {
     pub sg_min: u32,
 }
 
-/// Most chunk-inputs (32 floats each, per vector) an invocation keeps in registers.
-const MAX_X_REGS: u32 = 4;
+/// Most chunk-inputs (per vector) an invocation keeps in registers: 33 registers each as f32,
+/// 10 as int8 (dot8 path).
+pub fn max_x_regs(path: KernelPath) -> u32 {
+    if path.dot8 { 12 } else { 4 }
+}
 /// Most partial sums per invocation (rows per workgroup x batch).
 const MAX_ACCS: u32 = 16;
 
@@ -65,10 +78,11 @@ impl GemvKey {
             return Err(Error::InvalidArgument(format!("GEMV batch {batch}: supported 1..={MAX_BATCH}")));
         }
         let mut path = path.unwrap_or_else(|| caps.path());
-        if path.f16 && !caps.f16 || path.subgroups && !caps.path().subgroups {
+        if path.f16 && !caps.f16 || path.subgroups && !caps.path().subgroups || path.dot8 && !caps.dot8 {
             return Err(Error::Unsupported(format!("kernel path {} on {}", path.name(), caps.adapter_name)));
         }
         path.f16 &= has_f16_path(format);
+        path.dot8 &= has_dot8_path(format);
         let chunks = (format.words_per_row(cols) as u32 / format.chunk_words()).max(1);
         let rows_per_wg = (MAX_ACCS / batch).clamp(1, 8);
         let accs = rows_per_wg * batch;
@@ -88,7 +102,7 @@ impl GemvKey {
             batch,
             rows_per_wg,
             chunks_per_thread: cpt,
-            x_stationary: cpt * batch <= MAX_X_REGS,
+            x_stationary: cpt * batch <= max_x_regs(path),
             path,
             wg_size,
             sg_min: if path.subgroups { caps.subgroup_min_size.max(1) } else { 1 },
@@ -103,6 +117,12 @@ impl GemvKey {
 
 fn prev_power_of_two(n: u32) -> u32 {
     if n == 0 { 0 } else { 1 << (31 - n.leading_zeros()) }
+}
+
+/// Whether `format` has an integer dot-product variant (4- and 8-bit codes: one byte or nibble
+/// per code maps onto `dot4I8Packed` with one mask or xor per word).
+fn has_dot8_path(format: WeightFormat) -> bool {
+    matches!(format, WeightFormat::Affine(s) if s.bits == 4 || s.bits == 8)
 }
 
 /// Whether `format` has an f16 arithmetic variant. Only dense f16 does: naga cannot bitcast a
@@ -134,6 +154,7 @@ impl PipelineKey for GemvKey {
             .int("XREGS", self.chunks_per_thread * self.batch)
             .flag("XSTAT", self.x_stationary)
             .flag("F16", self.path.f16)
+            .flag("DOT8", self.path.dot8)
             .flag("SUBGROUPS", self.path.subgroups)
     }
 

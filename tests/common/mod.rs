@@ -21,10 +21,11 @@ pub fn gpu_with(opts: &ContextOptions) -> GpuContext {
     }
 }
 
-/// The device with f16 and subgroups disabled: the fallback path every adapter can run.
+/// The device with f16, subgroups and integer dot products disabled: the fallback path every adapter can run.
 pub fn gpu_fallback() -> GpuContext {
     let mut o = ContextOptions::from_env();
     o.disable_f16 = true;
     o.disable_subgroups = true;
+    o.disable_dot8 = true;
     gpu_with(&o)
 }
