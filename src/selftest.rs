@@ -84,7 +84,16 @@ pub async fn run_seeded(ctx: &GpuContext, seed: u64, report: &mut dyn FnMut(&Che
                     let got = gemv::run_once(ctx, &g, &key, &gm, &x).await;
                     let shape = format!("{rows}x{cols} b{batch}");
                     push(
-                        compare("gemv", key.label(), shape, &adapter, got, &want, Some(&scale), gemv::error_bound(&key)),
+                        compare(
+                            "gemv",
+                            key.label(),
+                            shape,
+                            &adapter,
+                            got,
+                            &want,
+                            Some(&scale),
+                            gemv::error_bound(&key),
+                        ),
                         &mut out,
                     );
                 }
@@ -101,7 +110,10 @@ pub async fn run_seeded(ctx: &GpuContext, seed: u64, report: &mut dyn FnMut(&Che
                     let label = format!("dequant {format} -> {}", if out_f16 { "f16" } else { "f32" });
                     // f16 output may round differently when the GPU fuses s*q+b: one f16 ulp.
                     let bound = if out_f16 { 1e-3 } else { 1e-6 };
-                    push(compare("dequant", label, format!("{rows}x{cols}"), &adapter, got, &want, None, bound), &mut out);
+                    push(
+                        compare("dequant", label, format!("{rows}x{cols}"), &adapter, got, &want, None, bound),
+                        &mut out,
+                    );
                 }
             }
         }

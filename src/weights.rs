@@ -38,21 +38,32 @@ impl WeightFormat {
         }
     }
 
-    /// u32 words holding one chunk of 32 weights of a row.
-    pub fn chunk_words(&self) -> u32 {
+    /// Weights per GEMV chunk, the unit one invocation reads at a time: 16 bytes where the
+    /// format allows (8-bit codes: 16, f16: 8, f32: 4, 4-bit: 32), 32 codes for 2 and 3 bits
+    /// (so a chunk never straddles a group of 32).
+    pub fn weights_per_chunk(&self) -> u32 {
         match self {
-            WeightFormat::Affine(s) => s.bits,
-            WeightFormat::F16 => 16,
-            WeightFormat::F32 => 32,
+            WeightFormat::Affine(s) if s.bits == 8 => 16,
+            WeightFormat::Affine(_) => 32,
+            WeightFormat::F16 => 8,
+            WeightFormat::F32 => 4,
         }
     }
 
-    /// u32 words per stored row of `cols` weights (rows padded to whole 32-weight chunks, and
-    /// for affine formats to whole groups).
+    /// u32 words holding one GEMV chunk.
+    pub fn chunk_words(&self) -> u32 {
+        match self {
+            WeightFormat::Affine(s) => self.weights_per_chunk() * s.bits / 32,
+            _ => 4,
+        }
+    }
+
+    /// u32 words per stored row of `cols` weights (rows padded to whole chunks, and for affine
+    /// formats to whole groups).
     pub fn words_per_row(&self, cols: usize) -> usize {
         match self {
             WeightFormat::Affine(s) => crate::quant::affine::words_per_row(cols, *s),
-            _ => cols.div_ceil(32) * self.chunk_words() as usize,
+            _ => cols.div_ceil(self.weights_per_chunk() as usize) * self.chunk_words() as usize,
         }
     }
 }

@@ -45,7 +45,10 @@ fn check_all(ctx: &ecq::gpu::GpuContext, formats: &[WeightFormat], shapes: &[(us
                     let e = cpu::max_scaled_err(&got, &want, &scale);
                     runs += 1;
                     if !(e <= error_bound(&key)) {
-                        failures.push(format!("{rows}x{cols} {} -> scaled err {e:.3e}", ecq::gpu::PipelineKey::label(&key)));
+                        failures.push(format!(
+                            "{rows}x{cols} {} -> scaled err {e:.3e}",
+                            ecq::gpu::PipelineKey::label(&key)
+                        ));
                     }
                 }
             }
@@ -63,7 +66,11 @@ fn gemv_matches_cpu_for_every_format_on_odd_shapes() {
 #[test]
 fn gemv_matches_cpu_at_batch_8_and_tiny_or_wide_shapes() {
     let ctx = common::gpu();
-    let some = [WeightFormat::Affine(AffineSpec::new(4, 64).unwrap()), WeightFormat::Affine(AffineSpec::new(3, 128).unwrap()), WeightFormat::F16];
+    let some = [
+        WeightFormat::Affine(AffineSpec::new(4, 64).unwrap()),
+        WeightFormat::Affine(AffineSpec::new(3, 128).unwrap()),
+        WeightFormat::F16,
+    ];
     check_all(&ctx, &some, &[(1, 32), (130, 96), (5, 9000)], &[1, 8]);
 }
 
@@ -135,7 +142,8 @@ fn gemv_variants_with_several_slabs_and_streamed_inputs() {
         for path in KernelPath::all_supported(&ctx.caps) {
             for (batch, cpt, xstat, rb) in [(1, 1, true, 3), (2, 2, false, 5), (3, 1, false, 1)] {
                 let tuned = GemvKey::tuned(format, batch, cols, &ctx.caps, Some(path)).unwrap();
-                let key = GemvKey { chunks_per_thread: cpt, x_stationary: xstat, rows_per_wg: rb, wg_size: 32, ..tuned };
+                let key =
+                    GemvKey { chunks_per_thread: cpt, x_stationary: xstat, rows_per_wg: rb, wg_size: 32, ..tuned };
                 let x = rng.signed(batch as usize * cols);
                 let got = pollster::block_on(run_once(&ctx, &gemv, &key, &gm, &x)).unwrap();
                 let (want, scale) = reference(&key, &m, &x, batch as usize).unwrap();

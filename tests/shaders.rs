@@ -83,8 +83,17 @@ fn gemv_variants_translate_to_every_backend() {
                     if rows_per_wg * batch > 16 {
                         continue;
                     }
-                    let x_stationary = chunks_per_thread * batch <= ecq::kernels::gemv::max_x_regs(path);
-                    keys.push(GemvKey { format, batch, rows_per_wg, chunks_per_thread, x_stationary, path, wg_size, sg_min: 8 });
+                    let x_stationary = ecq::kernels::gemv::x_fits_registers(format, path, chunks_per_thread, batch);
+                    keys.push(GemvKey {
+                        format,
+                        batch,
+                        rows_per_wg,
+                        chunks_per_thread,
+                        x_stationary,
+                        path,
+                        wg_size,
+                        sg_min: 8,
+                    });
                 }
             }
         }

@@ -4,22 +4,24 @@
 //   FORMAT  0 = group-wise affine codes of BITS bits (w = scale * q + bias), 16 = dense f16,
 //           32 = dense f32
 //   BITS    code width for FORMAT 0 (2, 3, 4, 8; 0 for dense)
-//   CHUNK_WORDS  u32 words holding one chunk of 32 weights (BITS, 16 or 32); VEC4_WORDS = /4
+//   WPC     weights per chunk: the unit one invocation reads at a time, 16 bytes wherever the
+//           format allows (8-bit: 16, f16: 8, f32: 4; 4-bit: 32) so that neighbouring
+//           invocations read neighbouring 16 bytes; 2- and 3-bit chunks are 32 codes (8 and 12
+//           bytes) so that no chunk straddles a group of 32
+//   CHUNK_WORDS  u32 words per chunk; XV = WPC / 4 input vec4s per chunk
 //   BATCH   input vectors; RB rows per workgroup; ACCS = RB * BATCH partial sums per invocation
 //   CPT     chunks per invocation per slab; XSTAT keeps the slab's inputs in registers
 //           (XREGS = CPT * BATCH chunk-inputs), otherwise inputs are re-read per row
 //   F16     f16 loads and products for dense f16 weights (FORMAT 16). Affine codes always take
-//           the f32 path: naga cannot bitcast a u32 into two f16 (the 0x6400 trick), and the
-//           f32 trick (0x4B000000) costs the same instructions.
-//   DOT8    affine 4/8-bit codes times inputs quantized to int8 with packed dot products
-//           (dot4I8Packed); each chunk of 32 inputs gets a power-of-two step d with
-//           max|x| < 128 d, so the quantization is exact arithmetic and reproducible on the CPU
+//           the f32 or DOT8 path: naga cannot bitcast a u32 into two f16 (the 0x6400 trick),
+//           and the f32 trick (0x4B000000) costs the same instructions.
+//   DOT8    affine 4/8-bit codes times inputs quantized to int8 per chunk (step max|x| / 127)
+//           with packed dot products (dot4I8Packed)
 //   SUBGROUPS  subgroup reductions before the workgroup-memory step
 // Tunables (override constants): WG_SIZE, SG_MIN.
 //
-// Weights are read in chunks of 32 (a chunk never straddles a quantization group: group sizes
-// are multiples of 32), and affine rows apply the identity
-// sum = scale * sum(q x) + bias * sum(x) per chunk.
+// Affine rows apply the identity sum = scale * sum(q x) + bias * sum(x) per chunk (group
+// sizes are multiples of every chunk size, so a chunk has one scale and bias).
 
 #if F16
 enable f16;
@@ -41,16 +43,12 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-#if BITS == 4
-@group(0) @binding(1) var<storage, read> weights: array<vec4<u32>>;
-#elif BITS == 2
-@group(0) @binding(1) var<storage, read> weights: array<u32>;
-#elif BITS == 3
-@group(0) @binding(1) var<storage, read> weights: array<u32>;
-#elif F16
+#if F16
 @group(0) @binding(1) var<storage, read> weights: array<vec4<f16>>;
-#else
+#elif CHUNK_WORDS == 4
 @group(0) @binding(1) var<storage, read> weights: array<vec4<u32>>;
+#else
+@group(0) @binding(1) var<storage, read> weights: array<u32>;
 #endif
 @group(0) @binding(2) var<storage, read> scale_bias_buf: array<u32>;
 @group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;
@@ -60,64 +58,53 @@ override WG_SIZE: u32 = 256u;
 // Smallest subgroup size the device may use: sizes the per-subgroup partial sums.
 override SG_MIN: u32 = 32u;
 
-#if F16
-alias Chunk = array<vec4<f16>, 8>;
-#else
-alias Chunk = array<u32, CHUNK_WORDS>;
-#endif
-
 #if SUBGROUPS
 var<workgroup> red: array<f32, (WG_SIZE / SG_MIN) * ACCS>;
 #else
 var<workgroup> red: array<f32, WG_SIZE * ACCS>;
 #endif
 
-// The words of chunk `chunk` of row `row`, with 16-byte loads where the format allows them.
+#if F16
+alias Chunk = array<vec4<f16>, 2>;
+#else
+alias Chunk = array<u32, CHUNK_WORDS>;
+#endif
+
+// The words of chunk `chunk` of row `row`.
 fn load_chunk(row: u32, chunk: u32) -> Chunk {
     var w: Chunk;
-#if BITS == 2
-    let base = row * params.words_per_row + chunk * CHUNK_WORDS;
-#for I in 0..CHUNK_WORDS
-    w[I] = weights[base + I];
-#endfor
-#elif BITS == 3
-    let base = row * params.words_per_row + chunk * CHUNK_WORDS;
-#for I in 0..CHUNK_WORDS
-    w[I] = weights[base + I];
-#endfor
-#elif F16
-    let base = (row * params.words_per_row + chunk * CHUNK_WORDS) / 2u;
-#for I in 0..8
-    w[I] = weights[base + I];
-#endfor
+#if F16
+    let base = (row * params.words_per_row) / 2u + chunk * 2u;
+    w[0] = weights[base];
+    w[1] = weights[base + 1u];
+#elif CHUNK_WORDS == 4
+    let v = weights[(row * params.words_per_row) / 4u + chunk];
+    w[0] = v.x;
+    w[1] = v.y;
+    w[2] = v.z;
+    w[3] = v.w;
 #else
-    let base = (row * params.words_per_row + chunk * CHUNK_WORDS) / 4u;
-#for I in 0..VEC4_WORDS
-    {
-        let v = weights[base + I];
-        w[4u * I] = v.x;
-        w[4u * I + 1u] = v.y;
-        w[4u * I + 2u] = v.z;
-        w[4u * I + 3u] = v.w;
-    }
+    let base = row * params.words_per_row + chunk * CHUNK_WORDS;
+#for I in 0..CHUNK_WORDS
+    w[I] = weights[base + I];
 #endfor
 #endif
     return w;
 }
 
-// The 8 vec4 inputs of chunk `chunk` of vector `b`, zero past `cols`. Each vector holds
+// The XV vec4 inputs of chunk `chunk` of vector `b`, zero past `cols`. Each vector holds
 // x_stride >= cols floats, so a vec4 that starts before `cols` lies inside the buffer.
-fn load_x(b: u32, chunk: u32) -> array<vec4<f32>, 8> {
-    var xs: array<vec4<f32>, 8>;
-    let base = b * (params.x_stride / 4u) + chunk * 8u;
-    if ((chunk + 1u) * 32u <= params.cols) {
-#for I in 0..8
+fn load_x(b: u32, chunk: u32) -> array<vec4<f32>, XV> {
+    var xs: array<vec4<f32>, XV>;
+    let base = b * (params.x_stride / 4u) + chunk * XV;
+    if ((chunk + 1u) * WPC <= params.cols) {
+#for I in 0..XV
         xs[I] = x[base + I];
 #endfor
     } else {
-#for I in 0..8
-        if (chunk * 32u + I * 4u < params.cols) {
-            let c0 = chunk * 32u + I * 4u;
+#for I in 0..XV
+        if (chunk * WPC + I * 4u < params.cols) {
+            let c0 = chunk * WPC + I * 4u;
             xs[I] = select(vec4<f32>(0.0), x[base + I], vec4<u32>(c0, c0 + 1u, c0 + 2u, c0 + 3u) < vec4<u32>(params.cols));
         }
 #endfor
@@ -126,12 +113,11 @@ fn load_x(b: u32, chunk: u32) -> array<vec4<f32>, 8> {
 }
 
 #if DOT8
-// Integer path: per chunk, x_q = clamp(round(x / d), -128, 127) with d = 2^(e - 7) and
-// max|x| < 2^e (scaling by a power of two is exact), packed four per u32 in the byte order
-// the codes come out of a word. sum(q x) ~= d * dot(q, x_q); the bias term uses the exact
-// f32 sum of x.
+// Integer path: per chunk, x_q = round(x * 127 / max|x|) in [-127, 127], packed four per u32
+// in the byte order the codes come out of a word, and sum(q x) ~= d * dot(q, x_q) with
+// d = max|x| / 127. The bias term uses the exact f32 sum of x.
 struct XChunk {
-    q: array<u32, 8>,
+    q: array<u32, XV>,
     d: f32,
     sum: f32,
     qsum128: i32,   // 128 * sum(x_q), for the 8-bit codes' offset
@@ -145,16 +131,14 @@ fn prep_x(b: u32, chunk: u32) -> XChunk {
     let xs = load_x(b, chunk);
     var m = vec4<f32>(0.0);
     var s = vec4<f32>(0.0);
-#for I in 0..8
+#for I in 0..XV
     m = max(m, abs(xs[I]));
     s += xs[I];
 #endfor
     let amax = max(max(m.x, m.y), max(m.z, m.w));
-    // amax < 2^e with e from the exponent bits (subnormals and zero use the smallest normal).
-    let e = i32(max((bitcast<u32>(amax) >> 23u) & 0xFFu, 1u)) - 126;
-    let inv_d = ldexp(1.0, 7 - e);
+    let inv_d = select(0.0, 127.0 / amax, amax > 0.0);
     var xc: XChunk;
-    xc.d = ldexp(1.0, e - 7);
+    xc.d = amax / 127.0;
     xc.sum = s.x + s.y + s.z + s.w;
 #if BITS == 4
     // Word i holds codes 8i..8i+7; its bytes' low nibbles are the even codes, high nibbles odd.
@@ -164,7 +148,7 @@ fn prep_x(b: u32, chunk: u32) -> XChunk {
 #endfor
 #else
     // Word i holds codes 4i..4i+3, one per byte.
-#for I in 0..8
+#for I in 0..4
     xc.q[I] = quantize4(xs[I], inv_d);
     xc.qsum128 += 128 * dot4I8Packed(0x01010101u, xc.q[I]);
 #endfor
@@ -184,44 +168,37 @@ fn row_chunk(w: Chunk, xc: XChunk, packed_sb: u32) -> f32 {
 #else
     // Flipping each byte's top bit turns code q into the int8 q - 128; sum(q x_q) is then
     // sum((q - 128) x_q) + 128 sum(x_q), exact in i32 (|.| < 2^20).
-#for I in 0..8
+#for I in 0..4
     acc += dot4I8Packed(w[I] ^ 0x80808080u, xc.q[I]);
 #endfor
     return sb.x * xc.d * f32(acc + xc.qsum128) + sb.y * xc.sum;
 #endif
 }
 #elif F16
-// f16 path (dense f16 weights): f16 products summed in f16 within a chunk (8 per lane of a
+// f16 path (dense f16 weights): f16 products summed in f16 within a chunk (2 per lane of a
 // vec4), chunks summed in f32.
-alias XChunk = array<vec4<f16>, 8>;
+alias XChunk = array<vec4<f16>, 2>;
 
 fn prep_x(b: u32, chunk: u32) -> XChunk {
     let xs = load_x(b, chunk);
-    var h: XChunk;
-#for I in 0..8
-    h[I] = vec4<f16>(xs[I]);
-#endfor
-    return h;
+    return XChunk(vec4<f16>(xs[0]), vec4<f16>(xs[1]));
 }
 
 fn row_chunk(w: Chunk, xh: XChunk, packed_sb: u32) -> f32 {
-    var acc = vec4<f16>(0.0h);
-#for I in 0..8
-    acc = fma(w[I], xh[I], acc);
-#endfor
+    let acc = fma(w[0], xh[0], w[1] * xh[1]);
     return (f32(acc.x) + f32(acc.y)) + (f32(acc.z) + f32(acc.w));
 }
 #else
 // f32 path: exact codes (no int-to-float conversions), f32 products.
 struct XChunk {
-    v: array<vec4<f32>, 8>,
+    v: array<vec4<f32>, XV>,
     sum: f32,
 }
 
 fn prep_x(b: u32, chunk: u32) -> XChunk {
     let xs = load_x(b, chunk);
     var s = vec4<f32>(0.0);
-#for I in 0..8
+#for I in 0..XV
     s += xs[I];
 #endfor
     return XChunk(xs, s.x + s.y + s.z + s.w);
@@ -242,14 +219,11 @@ fn bits12(w: Chunk, i: u32) -> u32 {
 fn row_chunk(w: Chunk, xc: XChunk, packed_sb: u32) -> f32 {
     var acc = vec4<f32>(0.0);
 #if FORMAT == 32
-#for I in 0..8
-    acc = fma(bitcast<vec4<f32>>(vec4<u32>(w[4u * I], w[4u * I + 1u], w[4u * I + 2u], w[4u * I + 3u])), xc.v[I], acc);
-#endfor
+    acc = bitcast<vec4<f32>>(vec4<u32>(w[0], w[1], w[2], w[3])) * xc.v[0];
     return acc.x + acc.y + acc.z + acc.w;
 #elif FORMAT == 16
-#for I in 0..8
-    acc = fma(vec4<f32>(unpack2x16float(w[2u * I]), unpack2x16float(w[2u * I + 1u])), xc.v[I], acc);
-#endfor
+    acc = fma(vec4<f32>(unpack2x16float(w[0]), unpack2x16float(w[1])), xc.v[0],
+              vec4<f32>(unpack2x16float(w[2]), unpack2x16float(w[3])) * xc.v[1]);
     return acc.x + acc.y + acc.z + acc.w;
 #else
 #if BITS == 4
@@ -258,7 +232,7 @@ fn row_chunk(w: Chunk, xc: XChunk, packed_sb: u32) -> f32 {
     acc = fma(codes_to_f32((vec4<u32>(w[I]) >> vec4<u32>(16u, 20u, 24u, 28u)) & vec4<u32>(15u)), xc.v[2u * I + 1u], acc);
 #endfor
 #elif BITS == 8
-#for I in 0..8
+#for I in 0..4
     acc = fma(codes_to_f32((vec4<u32>(w[I]) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(255u)), xc.v[I], acc);
 #endfor
 #elif BITS == 2
@@ -269,9 +243,7 @@ fn row_chunk(w: Chunk, xc: XChunk, packed_sb: u32) -> f32 {
 #endfor
 #endfor
 #else
-    // 3 bits: codes 4i..4i+3 are the 12 bits at 12i, which may straddle two words.
-    // Inputs 4i..4i+3 need the 12 code bits at 12i; pairs of words are joined with 64-bit-style
-    // funnel shifts on constants, so every index below folds at compile time.
+    // 3 bits: inputs 4i..4i+3 need the 12 code bits at 12i, which may straddle two words.
 #for I in 0..8
     acc = fma(codes_to_f32((vec4<u32>(bits12(w, I)) >> vec4<u32>(0u, 3u, 6u, 9u)) & vec4<u32>(7u)), xc.v[I], acc);
 #endfor
@@ -283,10 +255,11 @@ fn row_chunk(w: Chunk, xc: XChunk, packed_sb: u32) -> f32 {
 #endif
 
 // One workgroup computes rows [row0, row0 + RB). Its invocations split the row: invocation `li`
-// owns chunks base + k * WG_SIZE + li (k < CPT) of each slab of WG_SIZE * CPT chunks. With
-// XSTAT the slab's inputs stay in registers while all RB rows stream past them, so x is read
-// once per workgroup instead of once per row (x is 8x the bytes of 4-bit codes). All RB * CPT
-// chunk loads of a slab are independent, which keeps many bytes in flight per invocation.
+// owns chunks base + k * WG_SIZE + li (k < CPT) of each slab of WG_SIZE * CPT chunks, so a
+// subgroup reads consecutive 16-byte pieces of a row. With XSTAT the slab's inputs stay in
+// registers while all RB rows stream past them: x is read once per workgroup instead of once
+// per row (for 4-bit codes x is 8x the bytes). All RB * CPT chunk loads of a slab are
+// independent, which keeps many bytes in flight per invocation.
 @compute @workgroup_size(WG_SIZE)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,

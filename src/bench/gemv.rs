@@ -96,7 +96,12 @@ pub async fn measure(
         .iter()
         .zip(&ys)
         .map(|(w, y)| {
-            gemv.plan(key, w, Vectors { buffer: &x, stride: x_stride as u32 }, Vectors { buffer: y, stride: rows as u32 })
+            gemv.plan(
+                key,
+                w,
+                Vectors { buffer: &x, stride: x_stride as u32 },
+                Vectors { buffer: y, stride: rows as u32 },
+            )
         })
         .collect::<Result<Vec<_>>>()?;
     // Each timed pass runs every copy once: per-GEMV time is the pass time over the copies, which
@@ -140,7 +145,7 @@ pub fn sweep_keys(base: &GemvKey, cols: usize, caps: &crate::gpu::Capabilities) 
                 let k = GemvKey {
                     rows_per_wg: rb,
                     chunks_per_thread: cpt,
-                    x_stationary: cpt * base.batch <= crate::kernels::gemv::max_x_regs(tuned.path),
+                    x_stationary: crate::kernels::gemv::x_fits_registers(base.format, tuned.path, cpt, base.batch),
                     wg_size: wg,
                     ..tuned
                 };

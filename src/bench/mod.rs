@@ -9,6 +9,9 @@ use crate::gpu::{GpuContext, GpuTimer, timer::median};
 use crate::kernels::copy::{Copy, CopyKind};
 use crate::{Error, Result};
 
+/// Least wall time of warm-up before timed runs (native).
+pub const WARMUP_SECS: f64 = 0.3;
+
 /// How long to measure.
 #[derive(Clone, Copy, Debug)]
 pub struct Timing {
@@ -44,12 +47,32 @@ pub async fn time_passes(
     record: &mut dyn FnMut(&mut wgpu::ComputePass<'_>, u32),
 ) -> Result<Vec<f64>> {
     let timer = GpuTimer::new(ctx, timing.runs)?;
-    let mut enc = ctx.device.create_command_encoder(&Default::default());
-    for i in 0..timing.warmup {
-        let mut pass = enc.begin_compute_pass(&Default::default());
-        record(&mut pass, i);
+    // Warm up for a minimum number of passes and, natively, at least WARMUP_SECS of wall time:
+    // a GPU that idled (while the host generated data) runs at low clocks for a while.
+    #[cfg(not(target_arch = "wasm32"))]
+    let started = std::time::Instant::now();
+    let mut warm = 0;
+    loop {
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        for i in 0..timing.warmup.max(1) {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            record(&mut pass, i);
+        }
+        ctx.queue.submit([enc.finish()]);
+        warm += 1;
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            ctx.wait_idle()?;
+            if started.elapsed().as_secs_f64() >= WARMUP_SECS || timing.warmup == 0 || warm >= 1000 {
+                break;
+            }
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            let _ = warm;
+            break;
+        }
     }
-    ctx.queue.submit([enc.finish()]);
     // Submit timed runs in modest batches so a slow adapter never sees one huge submission.
     let mut done = 0;
     while done < timing.runs {

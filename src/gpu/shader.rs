@@ -274,7 +274,8 @@ mod tests {
             _ => Err(Error::InvalidArgument(name.into())),
         };
         // Drop the generated `const` header so tests see only the directive logic.
-        preprocess_with("t.wgsl", d, &files).map(|s| s.lines().filter(|l| !l.starts_with("const ")).flat_map(|l| [l, "\n"]).collect())
+        preprocess_with("t.wgsl", d, &files)
+            .map(|s| s.lines().filter(|l| !l.starts_with("const ")).flat_map(|l| [l, "\n"]).collect())
     }
 
     #[test]
@@ -317,20 +318,21 @@ mod tests {
 
     #[test]
     fn real_files_expand_with_hoisted_enables_and_consts() {
-        let d = Defines::new()
-            .flag("F16", true)
-            .flag("SUBGROUPS", false)
-            .int("FORMAT", 16)
-            .int("BITS", 0)
-            .int("CHUNK_WORDS", 16)
-            .int("RPT", 2)
-            .int("BATCH", 2)
-            .int("ACCS", 4)
-            .int("VEC4_WORDS", 4);
-        let s = preprocess("gemv.wgsl", &d).unwrap();
+        use crate::gpu::{KernelPath, PipelineKey};
+        let key = crate::kernels::gemv::GemvKey {
+            format: crate::weights::WeightFormat::F16,
+            batch: 2,
+            rows_per_wg: 4,
+            chunks_per_thread: 1,
+            x_stationary: true,
+            path: KernelPath { f16: true, subgroups: false, dot8: false },
+            wg_size: 64,
+            sg_min: 1,
+        };
+        let s = preprocess("gemv.wgsl", &key.defines()).unwrap();
         assert!(s.starts_with("enable f16;"), "{}", &s[..80]);
         assert!(s.contains("const BATCH: u32 = 2u;"));
         assert!(!s.contains("#if"));
-        assert!(preprocess("missing.wgsl", &d).is_err());
+        assert!(preprocess("missing.wgsl", &key.defines()).is_err());
     }
 }

@@ -107,7 +107,7 @@ impl Dequant {
                 cols: w.cols as u32,
                 words_per_row: wpr,
                 groups_per_row: gpr,
-                chunks_per_group_log2: chunks_per_group_log2(w.format),
+                chunks_per_group_log2: chunks_per_group_log2(w.format, 32),
                 out_stride: stride as u32,
                 _pad: [0; 2],
             })

@@ -96,10 +96,11 @@ pub fn dispatch_dims(n: u32, max_per_dim: u32) -> (u32, u32) {
     if n <= max { (n.max(1), 1) } else { (max, n.div_ceil(max)) }
 }
 
-/// `log2(group_size / 32)`, the shift from a 32-weight chunk index to its group index.
-pub(crate) fn chunks_per_group_log2(format: WeightFormat) -> u32 {
+/// `log2(group_size / chunk)`, the shift from the index of a `chunk`-weight piece of a row to
+/// its group index (0 for dense formats).
+pub(crate) fn chunks_per_group_log2(format: WeightFormat, chunk: u32) -> u32 {
     match format {
-        WeightFormat::Affine(s) => (s.group_size / 32).trailing_zeros(),
+        WeightFormat::Affine(s) => (s.group_size / chunk).trailing_zeros(),
         _ => 0,
     }
 }

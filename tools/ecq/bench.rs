@@ -117,11 +117,7 @@ fn gemv(ctx: &GpuContext, a: GemvArgs) -> ecq::Result<ExitCode> {
             let mats = bench::gemv::upload_copies(ctx, &m, rotate_bytes(ctx, &a.common))?;
             for &batch in &a.batches {
                 let tuned = GemvKey::tuned(format, batch, c, &ctx.caps, None)?;
-                let keys = if a.sweep {
-                    bench::gemv::sweep_keys(&tuned, c, &ctx.caps)
-                } else {
-                    vec![tuned]
-                };
+                let keys = if a.sweep { bench::gemv::sweep_keys(&tuned, c, &ctx.caps) } else { vec![tuned] };
                 // Sweeps time many variants: half the runs each.
                 let timing =
                     if keys.len() > 1 { Timing { warmup: timing.warmup / 2, runs: timing.runs / 2 } } else { timing };
