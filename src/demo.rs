@@ -77,7 +77,7 @@ pub async fn run(ctx: Option<&GpuContext>, tensors: &[FloatTensor]) -> Result<Ve
             match (ctx, &g) {
                 (Some(ctx), Some(g)) => {
                     let gm = GpuMatrix::upload(ctx, &t.name, &m)?;
-                    let key = g.key(format, 1, c)?;
+                    let key = g.key(format, 1, r, c)?;
                     let y_gpu = gemv::run_once(ctx, g, &key, &gm, x).await?;
                     let (y_ref, scale) = gemv::reference(&key, &m, x, 1)?;
                     ok &= cpu::max_scaled_err(&y_gpu, &y_ref, &scale) <= gemv::error_bound(&key);

@@ -76,7 +76,7 @@ pub async fn run_seeded(ctx: &GpuContext, seed: u64, report: &mut dyn FnMut(&Che
             for batch in [1u32, 3, 8] {
                 let x = rng.signed(batch as usize * cols);
                 for path in KernelPath::all_supported(&ctx.caps) {
-                    let key = GemvKey::tuned(format, batch, cols, &ctx.caps, Some(path))?;
+                    let key = GemvKey::tuned(format, batch, rows, cols, &ctx.caps, Some(path))?;
                     if key.path != path {
                         continue; // the format has no such variant (f16 path of affine codes)
                     }

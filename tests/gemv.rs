@@ -35,7 +35,7 @@ fn check_all(ctx: &ecq::gpu::GpuContext, formats: &[WeightFormat], shapes: &[(us
                 let x = rng.signed(batch as usize * cols);
                 let mut seen = vec![];
                 for path in KernelPath::all_supported(&ctx.caps) {
-                    let key = GemvKey::tuned(format, batch, cols, &ctx.caps, Some(path)).unwrap();
+                    let key = GemvKey::tuned(format, batch, rows, cols, &ctx.caps, Some(path)).unwrap();
                     if seen.contains(&key) {
                         continue; // the format has no such variant; the normalized one already ran
                     }
@@ -95,7 +95,7 @@ fn gemv_splits_matrices_above_the_binding_limit() {
         let gm = GpuMatrix::upload(&ctx, "w", &m).unwrap();
         assert!(gm.parts.len() > 1, "{format}: expected a split, got {} part(s)", gm.parts.len());
         let x = rng.signed(2 * cols);
-        let key = GemvKey::tuned(format, 2, cols, &ctx.caps, None).unwrap();
+        let key = GemvKey::tuned(format, 2, rows, cols, &ctx.caps, None).unwrap();
         let got = pollster::block_on(run_once(&ctx, &gemv, &key, &gm, &x)).unwrap();
         let (want, scale) = reference(&key, &m, &x, 2).unwrap();
         let e = cpu::max_scaled_err(&got, &want, &scale);
@@ -140,10 +140,19 @@ fn gemv_variants_with_several_slabs_and_streamed_inputs() {
         let m = Matrix::from_f32("w", &w, rows, cols, format).unwrap();
         let gm = GpuMatrix::upload(&ctx, "w", &m).unwrap();
         for path in KernelPath::all_supported(&ctx.caps) {
-            for (batch, cpt, xstat, rb) in [(1, 1, true, 3), (2, 2, false, 5), (3, 1, false, 1)] {
-                let tuned = GemvKey::tuned(format, batch, cols, &ctx.caps, Some(path)).unwrap();
-                let key =
-                    GemvKey { chunks_per_thread: cpt, x_stationary: xstat, rows_per_wg: rb, wg_size: 32, ..tuned };
+            // (batch, chunks per invocation, keep inputs, rows per group, groups, invocations)
+            for (batch, cpt, xstat, rb, ng, wg) in
+                [(1, 1, false, 3, 2, 32), (2, 2, false, 5, 1, 32), (3, 1, false, 1, 3, 64), (1, 4, true, 2, 3, 128)]
+            {
+                let tuned = GemvKey::tuned(format, batch, rows, cols, &ctx.caps, Some(path)).unwrap();
+                let key = GemvKey {
+                    chunks_per_thread: cpt,
+                    x_stationary: xstat,
+                    rows_per_wg: rb,
+                    groups_per_wg: ng,
+                    wg_size: wg,
+                    ..tuned
+                };
                 let x = rng.signed(batch as usize * cols);
                 let got = pollster::block_on(run_once(&ctx, &gemv, &key, &gm, &x)).unwrap();
                 let (want, scale) = reference(&key, &m, &x, batch as usize).unwrap();

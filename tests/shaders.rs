@@ -79,7 +79,9 @@ fn gemv_variants_translate_to_every_backend() {
                 if path.f16 && format != WeightFormat::F16 || path.dot8 && (!dot8_format || path.f16) {
                     continue;
                 }
-                for (wg_size, rows_per_wg, chunks_per_thread) in [(256, 4, 1), (96, 2, 2), (64, 1, 3)] {
+                for (wg_size, rows_per_wg, chunks_per_thread, groups_per_wg) in
+                    [(256, 4, 1, 1), (96, 2, 2, 3), (64, 1, 3, 2)]
+                {
                     if rows_per_wg * batch > 16 {
                         continue;
                     }
@@ -88,6 +90,7 @@ fn gemv_variants_translate_to_every_backend() {
                         format,
                         batch,
                         rows_per_wg,
+                        groups_per_wg,
                         chunks_per_thread,
                         x_stationary,
                         path,

@@ -9,9 +9,10 @@
 //           invocations read neighbouring 16 bytes; 2- and 3-bit chunks are 32 codes (8 and 12
 //           bytes) so that no chunk straddles a group of 32
 //   CHUNK_WORDS  u32 words per chunk; XV = WPC / 4 input vec4s per chunk
-//   BATCH   input vectors; RB rows per workgroup; ACCS = RB * BATCH partial sums per invocation
-//   CPT     chunks per invocation per slab; XSTAT keeps the slab's inputs in registers
-//           (XREGS = CPT * BATCH chunk-inputs), otherwise inputs are re-read per row
+//   BATCH   input vectors; RB rows per group, NG groups per workgroup; ACCS = RB * BATCH
+//           partial sums per invocation
+//   CPT     chunks per invocation per slab; XSTAT keeps the whole row's inputs in registers
+//           (one slab; XREGS = CPT * BATCH chunk-inputs), otherwise inputs are re-read per row
 //   F16     f16 loads and products for dense f16 weights (FORMAT 16). Affine codes always take
 //           the f32 or DOT8 path: naga cannot bitcast a u32 into two f16 (the 0x6400 trick),
 //           and the f32 trick (0x4B000000) costs the same instructions.
@@ -254,12 +255,13 @@ fn row_chunk(w: Chunk, xc: XChunk, packed_sb: u32) -> f32 {
 }
 #endif
 
-// One workgroup computes rows [row0, row0 + RB). Its invocations split the row: invocation `li`
-// owns chunks base + k * WG_SIZE + li (k < CPT) of each slab of WG_SIZE * CPT chunks, so a
-// subgroup reads consecutive 16-byte pieces of a row. With XSTAT the slab's inputs stay in
-// registers while all RB rows stream past them: x is read once per workgroup instead of once
-// per row (for 4-bit codes x is 8x the bytes). All RB * CPT chunk loads of a slab are
-// independent, which keeps many bytes in flight per invocation.
+// One workgroup computes NG groups of RB rows: rows [row0, row0 + NG * RB). Its invocations
+// split the row: invocation `li` owns chunks base + k * WG_SIZE + li (k < CPT) of each slab of
+// WG_SIZE * CPT chunks, so a subgroup reads consecutive 16-byte pieces of a row. With XSTAT the
+// row is one slab whose inputs stay in registers while all NG * RB rows stream past them: x is
+// read once per workgroup instead of once per row (for 4-bit codes x is 8x the bytes, and every
+// workgroup reads all of it). All RB * CPT chunk loads of a group are independent, which keeps
+// many bytes in flight per invocation.
 @compute @workgroup_size(WG_SIZE)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -271,45 +273,77 @@ fn main(
     @builtin(subgroup_invocation_id) sg_lane: u32,
 #endif
 ) {
-    let row0 = flat_workgroup(wid, nwg) * RB;
-    if (row0 >= params.rows) {
+    let wg_row0 = flat_workgroup(wid, nwg) * (NG * RB);
+    if (wg_row0 >= params.rows) {
         return; // uniform: the whole workgroup leaves
     }
     let chunks = params.words_per_row / CHUNK_WORDS;
-    var acc: array<f32, ACCS>;
-    for (var base = 0u; base < chunks; base += WG_SIZE * CPT) {
 #if XSTAT
-        var xc: array<XChunk, XREGS>;
+    // The whole row is one slab (CPT * WG_SIZE >= chunks): load its inputs once.
+    var xc: array<XChunk, XREGS>;
 #for K in 0..CPT
 #for B in 0..BATCH
-        xc[K * BATCH + B] = prep_x(B, min(base + K * WG_SIZE + li, chunks - 1u));
+    xc[K * BATCH + B] = prep_x(B, min(K * WG_SIZE + li, chunks - 1u));
 #endfor
 #endfor
+#endif
+    for (var g = 0u; g < NG; g++) {
+        let row0 = wg_row0 + g * RB;
+        if (row0 >= params.rows) {
+            break; // uniform
+        }
+        var acc: array<f32, ACCS>;
+#if XSTAT
+        let base = 0u;
+#else
+        for (var base = 0u; base < chunks; base += WG_SIZE * CPT) {
 #endif
 #for R in 0..RB
 #for K in 0..CPT
-        if (base + K * WG_SIZE + li < chunks) {
-            let c = base + K * WG_SIZE + li;
-            // Rows past the end repeat the last row (no out-of-bounds reads); never stored.
-            let row = min(row0 + R, params.rows - 1u);
-            let w = load_chunk(row, c);
+            if (base + K * WG_SIZE + li < chunks) {
+                let c = base + K * WG_SIZE + li;
+                // Rows past the end repeat the last row (no out-of-bounds reads); never stored.
+                let row = min(row0 + R, params.rows - 1u);
+                let w = load_chunk(row, c);
 #if FORMAT == 0
-            let sb = scale_bias_buf[row * params.groups_per_row + (c >> params.chunks_per_group_log2)];
+                let sb = scale_bias_buf[row * params.groups_per_row + (c >> params.chunks_per_group_log2)];
 #else
-            let sb = 0u;
+                let sb = 0u;
 #endif
 #for B in 0..BATCH
 #if XSTAT
-            acc[R * BATCH + B] += row_chunk(w, xc[K * BATCH + B], sb);
+                acc[R * BATCH + B] += row_chunk(w, xc[K * BATCH + B], sb);
 #else
-            acc[R * BATCH + B] += row_chunk(w, prep_x(B, c), sb);
+                acc[R * BATCH + B] += row_chunk(w, prep_x(B, c), sb);
 #endif
 #endfor
+            }
+#endfor
+#endfor
+#if !XSTAT
         }
-#endfor
-#endfor
+#endif
+        reduce_store(row0, li, acc,
+#if SUBGROUPS
+            sg_id, n_sg, sg_lane,
+#endif
+        );
     }
-    // Sum the ACCS partials over the workgroup.
+}
+
+// Sums the ACCS partials over the workgroup and stores them. Ends with a barrier so the next
+// group may reuse the workgroup memory.
+fn reduce_store(
+    row0: u32,
+    li: u32,
+    partials: array<f32, ACCS>,
+#if SUBGROUPS
+    sg_id: u32,
+    n_sg: u32,
+    sg_lane: u32,
+#endif
+) {
+    var acc = partials;
 #if SUBGROUPS
 #for I in 0..ACCS
     acc[I] = subgroupAdd(acc[I]);
@@ -343,6 +377,7 @@ fn main(
         store(row0, li, red[li]);
     }
 #endif
+    workgroupBarrier();
 }
 
 // Accumulator i holds row row0 + i / BATCH of vector i % BATCH.

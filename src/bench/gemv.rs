@@ -125,27 +125,29 @@ pub async fn measure(
 }
 
 /// Variants around the tuned key, for `--sweep`: every arithmetic path the format has on this
-/// device (with the tuned one's reduction), rows per workgroup, and one or two chunks per
-/// invocation (the workgroup resized to still span the row).
-pub fn sweep_keys(base: &GemvKey, cols: usize, caps: &crate::gpu::Capabilities) -> Vec<GemvKey> {
+/// device (with the tuned one's reduction), rows per group, groups per workgroup, and one or two
+/// chunks per invocation (the workgroup resized to still span the row).
+pub fn sweep_keys(base: &GemvKey, rows: usize, cols: usize, caps: &crate::gpu::Capabilities) -> Vec<GemvKey> {
     let chunks = (base.format.words_per_row(cols) as u32 / base.format.chunk_words()).max(1);
     let mut v = vec![*base];
     for path in crate::gpu::KernelPath::all_supported(caps) {
         if path.subgroups != base.path.subgroups {
             continue;
         }
-        let Ok(tuned) = GemvKey::tuned(base.format, base.batch, cols, caps, Some(path)) else { continue };
+        let Ok(tuned) = GemvKey::tuned(base.format, base.batch, rows, cols, caps, Some(path)) else { continue };
         for cpt in [tuned.chunks_per_thread, tuned.chunks_per_thread * 2] {
             let wg = (chunks.div_ceil(cpt).div_ceil(32) * 32).clamp(32, caps.max_invocations_per_workgroup.min(1024));
             let wg = if path.subgroups { wg } else { wg.next_power_of_two() };
-            for rb in [2u32, 4, 8, 16] {
+            for (rb, ng) in [(4u32, 1u32), (8, 1), (16, 1), (4, 2), (8, 2), (8, 4), (16, 2)] {
                 if rb * base.batch > 16 || (!path.subgroups && wg * rb * base.batch * 4 > caps.workgroup_storage) {
                     continue;
                 }
                 let k = GemvKey {
                     rows_per_wg: rb,
+                    groups_per_wg: ng,
                     chunks_per_thread: cpt,
-                    x_stationary: crate::kernels::gemv::x_fits_registers(base.format, tuned.path, cpt, base.batch),
+                    x_stationary: crate::kernels::gemv::x_fits_registers(base.format, tuned.path, cpt, base.batch)
+                        && cpt * wg >= chunks,
                     wg_size: wg,
                     ..tuned
                 };

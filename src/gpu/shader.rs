@@ -323,6 +323,7 @@ mod tests {
             format: crate::weights::WeightFormat::F16,
             batch: 2,
             rows_per_wg: 4,
+            groups_per_wg: 2,
             chunks_per_thread: 1,
             x_stationary: true,
             path: KernelPath { f16: true, subgroups: false, dot8: false },

@@ -48,8 +48,10 @@ pub struct GemvKey {
     pub format: WeightFormat,
     /// Input vectors (1..=8).
     pub batch: u32,
-    /// Rows each workgroup computes.
+    /// Rows per group: each group's partial sums are reduced together (unrolled).
     pub rows_per_wg: u32,
+    /// Groups each workgroup computes in turn, reusing the inputs held in registers.
+    pub groups_per_wg: u32,
     /// Chunks of 32 weights each invocation takes per slab of a row.
     pub chunks_per_thread: u32,
     /// Keep a slab's inputs in registers across the workgroup's rows.
@@ -96,6 +98,7 @@ impl GemvKey {
     pub fn tuned(
         format: WeightFormat,
         batch: u32,
+        rows: usize,
         cols: usize,
         caps: &Capabilities,
         path: Option<KernelPath>,
@@ -129,10 +132,15 @@ impl GemvKey {
             wg_size = wg_size.next_power_of_two();
         }
         let wg_size = wg_size.clamp(32, max_wg.max(32));
+        // Several row groups per workgroup amortize reading (and quantizing) x, as long as enough
+        // workgroups remain to fill the device.
+        let groups = (rows as u32).div_ceil(rows_per_wg);
+        let groups_per_wg = (groups / 256).clamp(1, 4);
         Ok(GemvKey {
             format,
             batch,
             rows_per_wg,
+            groups_per_wg,
             chunks_per_thread: cpt,
             x_stationary: x_fits_registers(format, path, cpt, batch),
             path,
@@ -143,7 +151,21 @@ impl GemvKey {
 
     /// Rows one workgroup computes.
     pub fn rows_per_workgroup(&self) -> u32 {
-        self.rows_per_wg
+        self.rows_per_wg * self.groups_per_wg
+    }
+
+    /// Checks that the key can run rows of `cols` inputs: kept inputs need the whole row in one
+    /// slab (`chunks_per_thread * wg_size` chunks).
+    pub fn check(&self, cols: usize) -> Result<()> {
+        let chunks = (self.format.words_per_row(cols) as u32).div_ceil(self.format.chunk_words());
+        if self.x_stationary && self.chunks_per_thread * self.wg_size < chunks {
+            return Err(Error::InvalidArgument(format!(
+                "{}: keeping inputs in registers needs {chunks} chunks in one slab, the key covers {}",
+                self.label(),
+                self.chunks_per_thread * self.wg_size
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -182,6 +204,7 @@ impl PipelineKey for GemvKey {
             .int("XV", self.format.weights_per_chunk() / 4)
             .int("BATCH", self.batch)
             .int("RB", self.rows_per_wg)
+            .int("NG", self.groups_per_wg)
             .int("ACCS", self.rows_per_wg * self.batch)
             .int("CPT", self.chunks_per_thread)
             .int("XREGS", self.chunks_per_thread * self.batch)
@@ -201,11 +224,12 @@ impl PipelineKey for GemvKey {
 
     fn label(&self) -> String {
         format!(
-            "gemv {} b{} {} rb{} cpt{}{} wg{}",
+            "gemv {} b{} {} rb{}x{} cpt{}{} wg{}",
             self.format,
             self.batch,
             self.path.name(),
             self.rows_per_wg,
+            self.groups_per_wg,
             self.chunks_per_thread,
             if self.x_stationary { " xreg" } else { "" },
             self.wg_size,
@@ -261,8 +285,8 @@ impl Gemv {
     }
 
     /// The tuned key for this device and row length (see [`GemvKey::tuned`]).
-    pub fn key(&self, format: WeightFormat, batch: u32, cols: usize) -> Result<GemvKey> {
-        GemvKey::tuned(format, batch, cols, &self.ctx.caps, None)
+    pub fn key(&self, format: WeightFormat, batch: u32, rows: usize, cols: usize) -> Result<GemvKey> {
+        GemvKey::tuned(format, batch, rows, cols, &self.ctx.caps, None)
     }
 
     /// Compiles (or fetches) the pipeline of `key`.
@@ -295,6 +319,7 @@ impl Gemv {
                 w.rows
             )));
         }
+        key.check(w.cols)?;
         let pipeline = self.pipeline(key)?;
         let wpr = w.format.words_per_row(w.cols) as u32;
         let gpr = match w.format {

@@ -116,8 +116,8 @@ fn gemv(ctx: &GpuContext, a: GemvArgs) -> ecq::Result<ExitCode> {
             let m = bench::gemv::random_matrix(format, r, c, &mut rng);
             let mats = bench::gemv::upload_copies(ctx, &m, rotate_bytes(ctx, &a.common))?;
             for &batch in &a.batches {
-                let tuned = GemvKey::tuned(format, batch, c, &ctx.caps, None)?;
-                let keys = if a.sweep { bench::gemv::sweep_keys(&tuned, c, &ctx.caps) } else { vec![tuned] };
+                let tuned = GemvKey::tuned(format, batch, r, c, &ctx.caps, None)?;
+                let keys = if a.sweep { bench::gemv::sweep_keys(&tuned, r, c, &ctx.caps) } else { vec![tuned] };
                 // Sweeps time many variants: half the runs each.
                 let timing =
                     if keys.len() > 1 { Timing { warmup: timing.warmup / 2, runs: timing.runs / 2 } } else { timing };
