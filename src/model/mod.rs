@@ -1,16 +1,18 @@
 //! A Llama-architecture decoder (RMSNorm, RoPE, grouped-query attention with a KV cache, SwiGLU
 //! MLP, tied or separate output projection): configuration and weights from GGUF ([`config`],
-//! [`weights`]), the CPU reference forward pass ([`cpu`]),
+//! [`weights`]), the CPU reference forward pass ([`cpu`]), the GPU forward pass ([`gpu`]),
 //! sampling ([`sample`]) and the generation loop shared by both ([`generate`]).
 
 pub mod config;
 pub mod cpu;
+pub mod gpu;
 pub mod sample;
 pub mod smollm2;
 pub mod weights;
 
 pub use config::LlamaConfig;
 pub use cpu::{CpuModel, KvCache};
+pub use gpu::{GpuModel, GpuModelOptions, LinearIo, ResidentWeights, WeightSource};
 pub use sample::{Sampler, Sampling};
 pub use weights::{LayerWeights, LinearId, LlamaWeights, Proj};
 
