@@ -15,6 +15,8 @@ pub mod bench;
 pub mod cpu;
 pub mod demo;
 pub mod error;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod fetch;
 pub mod gpu;
 pub mod io;
 pub mod kernels;

@@ -373,6 +373,20 @@ impl<S: WeightSource> GpuModel<S> {
         Ok(())
     }
 
+    /// Compiles every pipeline and makes every bind group a pass of `n_tokens` tokens needs, by
+    /// recording such a pass and dropping it unsubmitted, so that the first real pass of that
+    /// size runs at full speed.
+    pub fn prepare(&mut self, n_tokens: usize) -> Result<()> {
+        if !(1..=MAX_CHUNK).contains(&n_tokens) {
+            return Err(Error::InvalidArgument(format!("a pass holds 1..={MAX_CHUNK} tokens, not {n_tokens}")));
+        }
+        let mut enc =
+            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("ecq prepare") });
+        self.encode(&mut enc, n_tokens as u32, true)?;
+        drop(enc);
+        self.ctx.check_errors()
+    }
+
     /// Runs `tokens` at the next positions and returns the logits after the last one.
     pub async fn forward_async(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
         Ok(bytemuck::pod_collect_to_vec(&self.run(tokens, true).await?))
