@@ -5,7 +5,13 @@
 mod common;
 
 use ecq::gpu::GpuContext;
-use ecq::model::{CpuModel, Decoder, GenerateOptions, GpuModel, GpuModelOptions, LlamaWeights, Sampling, generate};
+use std::sync::Arc;
+
+use ecq::kernels::GpuMatrix;
+use ecq::model::{
+    CpuModel, Decoder, GenerateOptions, GpuModel, GpuModelOptions, LinearId, LinearIo, LlamaWeights, ResidentWeights,
+    Sampling, WeightSource, generate,
+};
 use ecq::tokenizer::Tokenizer;
 
 /// Relative L2 distance allowed between GPU and CPU logits. Both compute in f32 from identical
@@ -89,4 +95,52 @@ fn gpu_greedy_decode_knows_the_capital_of_france() {
     assert!(m.forward(&[49152]).is_err());
     m.reset();
     assert!(m.forward(&[1; 33]).is_err(), "32-position cache");
+}
+
+/// A weight source that records what the model asks for and delegates to the resident weights:
+/// the contract a decode strategy implements.
+struct Recording {
+    inner: ResidentWeights,
+    passes: usize,
+    calls: Vec<(LinearId, u32)>,
+}
+
+impl WeightSource for Recording {
+    fn begin_pass(&mut self, encoder: &mut wgpu::CommandEncoder) -> ecq::Result<()> {
+        self.passes += 1;
+        self.inner.begin_pass(encoder)
+    }
+
+    fn encode_linear(&mut self, pass: &mut wgpu::ComputePass<'_>, id: LinearId, io: &LinearIo<'_>) -> ecq::Result<()> {
+        self.calls.push((id, io.batch));
+        self.inner.encode_linear(pass, id, io)
+    }
+
+    fn describe(&self) -> String {
+        format!("recording {}", self.inner.describe())
+    }
+}
+
+#[test]
+fn a_weight_source_sees_every_linear_layer_in_order() {
+    let g = common::smollm2_gguf();
+    let w = LlamaWeights::from_gguf(&g).unwrap();
+    drop(g);
+    let ctx = common::gpu();
+    let opts = GpuModelOptions { max_seq: 16 };
+    let emb = Arc::new(GpuMatrix::upload(&ctx, "token_embd", &w.embedding).unwrap());
+    let inner = ResidentWeights::upload(&ctx, &w, emb.clone(), None).unwrap();
+    let rec = Recording { inner, passes: 0, calls: vec![] };
+    let mut m = GpuModel::new(&ctx, &w, emb, rec, &opts).unwrap();
+    let prompt = [504u32, 3575, 282, 4649, 314];
+    let got = m.forward_greedy(&prompt).unwrap();
+    let rec = m.source();
+    assert_eq!(rec.passes, 1);
+    let want: Vec<(LinearId, u32)> = LinearId::all(w.config.n_layers)
+        .map(|id| (id, if id == LinearId::LmHead { 1 } else { prompt.len() as u32 }))
+        .collect();
+    assert_eq!(rec.calls, want, "every linear layer once, in forward order");
+    // Same token as the plain resident model.
+    let mut plain = GpuModel::resident(&ctx, &w, None, &opts).unwrap();
+    assert_eq!(plain.forward_greedy(&prompt).unwrap(), got);
 }

@@ -11,7 +11,7 @@ use ecq::kernels::add::{self, Add};
 use ecq::kernels::argmax::Argmax;
 use ecq::kernels::attention::{self, Attention};
 use ecq::kernels::embed::{self, Embed};
-use ecq::kernels::rmsnorm::{self, RmsNorm};
+use ecq::kernels::rmsnorm::{self, RmsNorm, RmsNormShape};
 use ecq::kernels::rope::{self, Rope, RopeBuffers, RopeShape};
 use ecq::kernels::swiglu::{self, SwiGlu};
 use ecq::kernels::{GpuMatrix, Step, StepUniform};
@@ -57,7 +57,7 @@ fn rmsnorm_matches_cpu(ctx: &GpuContext) {
         let x = rng.signed(dim * n).iter().map(|v| v * 4.0).collect::<Vec<_>>();
         let w = rng.signed(dim);
         let (xb, wb, yb) = (buf(ctx, &x), buf(ctx, &w), poisoned(ctx, dim * n));
-        let plan = k.plan(&step, &xb, &wb, &yb, dim, 1e-5, false).unwrap();
+        let plan = k.plan(&step, &xb, &wb, &yb, RmsNormShape { dim, eps: 1e-5, last_only: false }).unwrap();
         run(ctx, &step, Step::new(0, n as u32), |p| plan.encode(p, n as u32));
         check(
             &format!("rmsnorm {dim}x{n}"),
@@ -68,12 +68,21 @@ fn rmsnorm_matches_cpu(ctx: &GpuContext) {
         );
         // The last token only, into vector 0.
         let lb = poisoned(ctx, dim);
-        let plan = k.plan(&step, &xb, &wb, &lb, dim, 1e-5, true).unwrap();
+        let plan = k.plan(&step, &xb, &wb, &lb, RmsNormShape { dim, eps: 1e-5, last_only: true }).unwrap();
         run(ctx, &step, Step::new(0, n as u32), |p| plan.encode(p, n as u32));
         let want = cpu::rmsnorm(&x[(n - 1) * dim..], &w, 1e-5);
         check(&format!("rmsnorm last of {dim}x{n}"), seed, &read(ctx, &lb), &want, rmsnorm::REL_ERR_BOUND);
     }
-    assert!(k.plan(&step, &poisoned(ctx, 4), &poisoned(ctx, 4), &poisoned(ctx, 4), 8, 1e-5, false).is_err());
+    assert!(
+        k.plan(
+            &step,
+            &poisoned(ctx, 4),
+            &poisoned(ctx, 4),
+            &poisoned(ctx, 4),
+            RmsNormShape { dim: 8, eps: 1e-5, last_only: false }
+        )
+        .is_err()
+    );
 }
 
 #[test]

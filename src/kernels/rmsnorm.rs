@@ -49,6 +49,17 @@ struct Params {
     _pad: u32,
 }
 
+/// What an RMSNorm plan normalizes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RmsNormShape {
+    /// Values per vector.
+    pub dim: usize,
+    /// Added to the mean square.
+    pub eps: f32,
+    /// Normalize only the pass's last token, into vector 0 of the output.
+    pub last_only: bool,
+}
+
 /// The RMSNorm kernel family on one device.
 #[derive(Debug)]
 pub struct RmsNorm {
@@ -69,18 +80,16 @@ impl RmsNorm {
         RmsNorm { fam: Family::new(ctx, "ecq rmsnorm", 2, &[true, true, false]) }
     }
 
-    /// Prepares `y[t] = rmsnorm(x[t]) * w` over vectors of `dim` floats. With `last_only`, only
-    /// the pass's last token is normalized, into vector 0 of `y`.
+    /// Prepares `y[t] = rmsnorm(x[t]) * w` over vectors of `shape.dim` floats.
     pub fn plan(
         &self,
         step: &StepUniform,
         x: &wgpu::Buffer,
         w: &wgpu::Buffer,
         y: &wgpu::Buffer,
-        dim: usize,
-        eps: f32,
-        last_only: bool,
+        shape: RmsNormShape,
     ) -> Result<RmsNormPlan> {
+        let RmsNormShape { dim, eps, last_only } = shape;
         if dim == 0 || !eps.is_finite() || eps < 0.0 {
             return Err(Error::InvalidArgument(format!("rmsnorm over {dim} values with epsilon {eps}")));
         }

@@ -20,7 +20,7 @@ use crate::kernels::argmax::{Argmax, ArgmaxPlan};
 use crate::kernels::attention::{Attention, AttentionPlan};
 use crate::kernels::embed::{Embed, EmbedPlan};
 use crate::kernels::gemv::{Gemv, GemvKey, GemvPlan, MAX_BATCH, Vectors};
-use crate::kernels::rmsnorm::{RmsNorm, RmsNormPlan};
+use crate::kernels::rmsnorm::{RmsNorm, RmsNormPlan, RmsNormShape};
 use crate::kernels::rope::{Rope, RopeBuffers, RopePlan, RopeShape};
 use crate::kernels::swiglu::{SwiGlu, SwiGluPlan};
 use crate::kernels::{GpuMatrix, Step, StepUniform};
@@ -269,6 +269,7 @@ impl<S: WeightSource> GpuModel<S> {
         let (rms, rope, attn) = (RmsNorm::new(ctx), Rope::new(ctx), Attention::new(ctx));
         let table = rope.table(c.rope_theta, c.head_dim, opts.max_seq);
         let upload = |label: &str, v: &[f32]| ctx.storage_buffer(label, bytemuck::cast_slice(v));
+        let norm = |last_only| RmsNormShape { dim: d, eps: c.rms_eps, last_only };
         let rshape = RopeShape { n_heads: c.n_heads, n_kv_heads: c.n_kv_heads, head_dim: c.head_dim };
         let ashape = AttentionShape { n_heads: c.n_heads, n_kv_heads: c.n_kv_heads, head_dim: c.head_dim };
         let layers = w
@@ -282,16 +283,16 @@ impl<S: WeightSource> GpuModel<S> {
                 let vc = buf(&format!("blk.{l} v cache"), opts.max_seq * kvd);
                 let rb = RopeBuffers { table: &table, q: &act.q, k: &act.k, v: &act.v, k_cache: &kc, v_cache: &vc };
                 Ok(LayerPlans {
-                    attn_norm: rms.plan(&step, &act.h, &attn_w, &act.xn, d, c.rms_eps, false)?,
+                    attn_norm: rms.plan(&step, &act.h, &attn_w, &act.xn, norm(false))?,
                     rope: rope.plan(&step, rshape, rb)?,
                     attention: attn.plan(&step, ashape, &act.q, &kc, &vc, &act.att)?,
-                    ffn_norm: rms.plan(&step, &act.h, &ffn_w, &act.xn, d, c.rms_eps, false)?,
+                    ffn_norm: rms.plan(&step, &act.h, &ffn_w, &act.xn, norm(false))?,
                     _buffers: [attn_w, ffn_w, kc, vc],
                 })
             })
             .collect::<Result<Vec<_>>>()?;
         let out_w = upload("output_norm", &w.output_norm);
-        let final_norm = rms.plan(&step, &act.h, &out_w, &act.last, d, c.rms_eps, true)?;
+        let final_norm = rms.plan(&step, &act.h, &out_w, &act.last, norm(true))?;
         let embed = Embed::new(ctx).plan(&act.tokens, &embedding, &act.h)?;
         let add = Add::new(ctx).plan(&act.proj, &act.h, d)?;
         let swiglu = SwiGlu::new(ctx).plan(&act.gate, &act.up, &act.act, ffn)?;
