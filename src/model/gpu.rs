@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::cpu::check_room;
-use super::{Decoder, LinearId, LlamaConfig, LlamaWeights, Proj};
+use super::{LinearId, LlamaConfig, LlamaWeights, Proj};
 use crate::cpu::AttentionShape;
 use crate::gpu::{Capabilities, GpuContext, KernelPath};
 use crate::kernels::add::{Add, AddPlan};
@@ -443,8 +443,11 @@ async fn map_read(ctx: &GpuContext, staging: &wgpu::Buffer) -> Result<Vec<u8>> {
     staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
         let _ = tx.send(r);
     });
+    // Natively the device must be polled; in the browser the event loop resolves the mapping.
     #[cfg(not(target_arch = "wasm32"))]
     ctx.wait_idle()?;
+    #[cfg(target_arch = "wasm32")]
+    let _ = ctx;
     rx.await
         .map_err(|_| Error::Gpu("readback was cancelled".into()))?
         .map_err(|e| Error::Gpu(format!("readback failed: {e}")))?;
@@ -455,7 +458,7 @@ async fn map_read(ctx: &GpuContext, staging: &wgpu::Buffer) -> Result<Vec<u8>> {
 
 /// Blocking forward passes (native; in the browser use [`GpuModel::forward_async`]).
 #[cfg(not(target_arch = "wasm32"))]
-impl<S: WeightSource> Decoder for GpuModel<S> {
+impl<S: WeightSource> super::Decoder for GpuModel<S> {
     fn config(&self) -> &LlamaConfig {
         &self.config
     }
