@@ -49,6 +49,17 @@ pub enum Error {
     /// A GPU operation failed (validation error, out of memory, mapping failure, ...).
     #[error("GPU error: {0}")]
     Gpu(String),
+    /// A model is not where it was looked for; the message says how to get it.
+    #[error("{0}")]
+    ModelMissing(String),
+    /// A download failed or did not match what was published.
+    #[error("download of {url} failed: {msg}")]
+    Download {
+        /// What was being fetched.
+        url: String,
+        /// What went wrong.
+        msg: String,
+    },
 }
 
 impl Error {

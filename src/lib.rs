@@ -8,17 +8,23 @@
 //! - [`gpu`]: adapter/device selection, [`gpu::Capabilities`], the WGSL preprocessor, pipeline
 //!   cache and timestamp timing.
 //! - [`kernels`]: one module per WGSL kernel family; kernels only *encode* into compute passes.
+//! - [`tokenizer`]: byte-level BPE from a GGUF's vocabulary and merges.
+//! - [`model`]: the Llama forward pass on the CPU (reference) and on the GPU, and generation.
 
 pub mod bench;
 pub mod cpu;
 pub mod demo;
 pub mod error;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod fetch;
 pub mod gpu;
 pub mod io;
 pub mod kernels;
+pub mod model;
 pub mod quant;
 pub mod rng;
 pub mod selftest;
+pub mod tokenizer;
 pub mod weights;
 
 pub use error::{Error, Result};

@@ -159,6 +159,19 @@ impl Matrix {
         }
     }
 
+    /// Row `r` as f32 into `out` (`cols` values; dequantized for affine formats).
+    pub fn row_f32(&self, r: usize, out: &mut [f32]) {
+        match self {
+            Matrix::Affine(m) => m.dequantize_row(r, out),
+            Matrix::F16 { cols, data, .. } => {
+                for (o, v) in out.iter_mut().zip(&data[r * cols..(r + 1) * cols]) {
+                    *o = v.to_f32();
+                }
+            }
+            Matrix::F32 { cols, data, .. } => out[..*cols].copy_from_slice(&data[r * cols..(r + 1) * cols]),
+        }
+    }
+
     /// Row `r` packed in the GPU layout: [`WeightFormat::words_per_row`] words, padding zero.
     pub fn gpu_row_words(&self, r: usize, out: &mut [u32]) {
         out.iter_mut().for_each(|w| *w = 0);

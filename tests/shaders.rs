@@ -4,9 +4,16 @@
 use ecq::gpu::KernelPath;
 use ecq::gpu::pipeline::{PipelineKey, strip_subgroups_enable, validate_wgsl, variant_source};
 use ecq::gpu::shader::SOURCES;
+use ecq::kernels::add::AddKey;
+use ecq::kernels::argmax::ArgmaxKey;
+use ecq::kernels::attention::AttentionKey;
 use ecq::kernels::copy::{CopyKey, CopyKind};
 use ecq::kernels::dequant::DequantKey;
+use ecq::kernels::embed::EmbedKey;
 use ecq::kernels::gemv::GemvKey;
+use ecq::kernels::rmsnorm::RmsNormKey;
+use ecq::kernels::rope::RopeKey;
+use ecq::kernels::swiglu::SwiGluKey;
 use ecq::quant::AffineSpec;
 use ecq::weights::WeightFormat;
 
@@ -114,10 +121,27 @@ fn dequant_and_copy_variants_translate_to_every_backend() {
 }
 
 #[test]
+fn transformer_kernel_variants_translate_to_every_backend() {
+    check_all([64, 128, 256].map(|wg_size| RmsNormKey { wg_size }));
+    check_all([64, 256].map(|wg_size| ArgmaxKey { wg_size }));
+    check_all([64, 256].map(|wg_size| RopeKey { wg_size }));
+    check_all([64, 256].map(|wg_size| SwiGluKey { wg_size }));
+    check_all([64, 256].map(|wg_size| AddKey { wg_size }));
+    let attention = [(20, 64), (32, 64), (64, 64), (64, 128), (64, 256), (128, 128), (256, 256)]
+        .map(|(head_dim, wg_size)| AttentionKey { head_dim, wg_size });
+    check_all(attention);
+    let mut formats: Vec<WeightFormat> = affine_specs().into_iter().map(WeightFormat::Affine).collect();
+    formats.extend([WeightFormat::F16, WeightFormat::F32]);
+    check_all(formats.into_iter().map(|format| EmbedKey { format, wg_size: 64 }));
+}
+
+#[test]
 fn every_registered_file_is_used() {
     // Each file is either a root of some variant above or included by one.
     for (name, text) in SOURCES {
-        let used_as_root = ["gemv.wgsl", "dequant.wgsl", "copy.wgsl"].contains(name);
+        let roots = ["rmsnorm", "rope", "attention", "swiglu", "add", "embed", "argmax"];
+        let used_as_root = ["gemv.wgsl", "dequant.wgsl", "copy.wgsl"].contains(name)
+            || roots.iter().any(|r| *name == format!("{r}.wgsl"));
         let included = SOURCES.iter().any(|(_, t)| t.contains(&format!("#include \"{name}\"")));
         assert!(used_as_root || included, "{name} is registered but never compiled");
         assert!(text.lines().next().is_some_and(|l| l.starts_with("// ")), "{name}: first line should say what it is");

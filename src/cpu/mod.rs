@@ -2,7 +2,10 @@
 //! the CPU fallback when no adapter exists. They favour clarity and accuracy (f64 sums) over speed,
 //! but run rows in parallel so that real layers stay quick.
 
+pub mod transformer;
+
 use rayon::prelude::*;
+pub use transformer::{AttentionShape, add, argmax, attention, embed, linear, rmsnorm, rope, rope_table, swiglu};
 
 use crate::weights::Matrix;
 use crate::{Error, Result};

@@ -25,6 +25,14 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("dequant.wgsl", include_str!("../../wgsl/dequant.wgsl")),
     ("gemv.wgsl", include_str!("../../wgsl/gemv.wgsl")),
     ("copy.wgsl", include_str!("../../wgsl/copy.wgsl")),
+    ("step.wgsl", include_str!("../../wgsl/step.wgsl")),
+    ("rmsnorm.wgsl", include_str!("../../wgsl/rmsnorm.wgsl")),
+    ("rope.wgsl", include_str!("../../wgsl/rope.wgsl")),
+    ("attention.wgsl", include_str!("../../wgsl/attention.wgsl")),
+    ("swiglu.wgsl", include_str!("../../wgsl/swiglu.wgsl")),
+    ("add.wgsl", include_str!("../../wgsl/add.wgsl")),
+    ("embed.wgsl", include_str!("../../wgsl/embed.wgsl")),
+    ("argmax.wgsl", include_str!("../../wgsl/argmax.wgsl")),
 ];
 
 /// Looks up a registered WGSL file.

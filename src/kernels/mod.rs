@@ -1,11 +1,21 @@
 //! One module per WGSL kernel family. Kernels are created once per device and only *encode*
 //! dispatches into a compute pass; callers own submission.
 
+pub mod add;
+pub mod argmax;
+pub mod attention;
 pub mod copy;
 pub mod dequant;
+pub mod embed;
 pub mod gemv;
+pub mod rmsnorm;
+pub mod rope;
+pub mod swiglu;
+
+use std::sync::Arc;
 
 use crate::gpu::GpuContext;
+use crate::gpu::pipeline::{PipelineCache, PipelineKey, single_group_layout};
 use crate::weights::{Matrix, WeightFormat};
 use crate::{Error, Result};
 
@@ -123,4 +133,144 @@ pub(crate) fn uniform_blocks<T: bytemuck::Pod>(ctx: &GpuContext, label: &str, bl
         usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
     });
     (buf, stride)
+}
+
+/// A kernel family whose variants share one bind group layout: uniform buffers at bindings
+/// `0..uniforms`, then storage buffers. The transformer kernels are built on it.
+#[derive(Debug)]
+pub(crate) struct Family<K: PipelineKey> {
+    ctx: GpuContext,
+    layout: wgpu::BindGroupLayout,
+    cache: PipelineCache<K>,
+}
+
+impl<K: PipelineKey> Family<K> {
+    /// A family with `uniforms` uniform bindings followed by storage bindings (`read_only[i]`).
+    pub(crate) fn new(ctx: &GpuContext, label: &str, uniforms: u32, read_only: &[bool]) -> Self {
+        let mut entries = Vec::new();
+        let ty = |uniform: bool, ro: bool| wgpu::BindingType::Buffer {
+            ty: if uniform {
+                wgpu::BufferBindingType::Uniform
+            } else {
+                wgpu::BufferBindingType::Storage { read_only: ro }
+            },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        };
+        for b in 0..uniforms {
+            entries.push((b, ty(true, true)));
+        }
+        for (i, &ro) in read_only.iter().enumerate() {
+            entries.push((uniforms + i as u32, ty(false, ro)));
+        }
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = entries
+            .into_iter()
+            .map(|(binding, ty)| wgpu::BindGroupLayoutEntry {
+                binding,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty,
+                count: None,
+            })
+            .collect();
+        let (layout, pl) = single_group_layout(ctx, label, &entries);
+        Family { ctx: ctx.clone(), layout, cache: PipelineCache::new(pl) }
+    }
+
+    /// The device.
+    pub(crate) fn ctx(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    /// The pipeline of `key` and a bind group of `buffers` in binding order.
+    pub(crate) fn bind(&self, key: &K, buffers: &[&wgpu::Buffer]) -> Result<Bound> {
+        let pipeline = self.cache.get(&self.ctx, key)?;
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+            .collect();
+        let label = key.label();
+        let bind_group = self.ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(&label),
+            layout: &self.layout,
+            entries: &entries,
+        });
+        Ok(Bound { pipeline, bind_group })
+    }
+
+    /// A uniform buffer holding `value`, written once.
+    pub(crate) fn uniform<T: bytemuck::Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
+        uniform_blocks(&self.ctx, label, std::slice::from_ref(value)).0
+    }
+}
+
+/// A pipeline with its bind group: one recorded dispatch.
+#[derive(Debug)]
+pub(crate) struct Bound {
+    pipeline: Arc<wgpu::ComputePipeline>,
+    bind_group: wgpu::BindGroup,
+}
+
+impl Bound {
+    pub(crate) fn dispatch(&self, pass: &mut wgpu::ComputePass<'_>, x: u32, y: u32) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(x.max(1), y.max(1), 1);
+    }
+}
+
+/// Values that change with every forward pass, read by the transformer kernels (`wgsl/step.wgsl`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Step {
+    /// Position of the pass's first token.
+    pub pos0: u32,
+    /// Tokens in the pass.
+    pub n_tokens: u32,
+    _pad: [u32; 2],
+}
+
+impl Step {
+    /// The step for `n_tokens` tokens starting at `pos0`.
+    pub fn new(pos0: u32, n_tokens: u32) -> Self {
+        Step { pos0, n_tokens, _pad: [0; 2] }
+    }
+}
+
+/// The uniform buffer holding the current [`Step`]: one per model, written with
+/// `queue.write_buffer` before each pass is submitted, bound by every kernel that needs it.
+#[derive(Debug)]
+pub struct StepUniform {
+    /// The buffer (16 bytes, `UNIFORM | COPY_DST`).
+    pub buffer: wgpu::Buffer,
+}
+
+impl StepUniform {
+    /// Creates the buffer (zeroed).
+    pub fn new(ctx: &GpuContext) -> Self {
+        StepUniform { buffer: uniform_blocks(ctx, "ecq step", &[Step::default()]).0 }
+    }
+
+    /// Queues the write of `step` (takes effect before the next submission).
+    pub fn write(&self, queue: &wgpu::Queue, step: Step) {
+        queue.write_buffer(&self.buffer, 0, bytemuck::bytes_of(&step));
+    }
+}
+
+/// Fails unless `buffer` holds at least `floats` f32 values.
+pub(crate) fn check_floats(what: &str, buffer: &wgpu::Buffer, floats: usize) -> Result<()> {
+    if buffer.size() < floats as u64 * 4 {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: buffer of {} bytes, needs {} f32 values",
+            buffer.size(),
+            floats
+        )));
+    }
+    Ok(())
+}
+
+/// The largest power-of-two workgroup size up to `cap` that the device allows.
+pub(crate) fn pow2_wg(caps: &crate::gpu::Capabilities, cap: u32) -> u32 {
+    let n = caps.max_invocations_per_workgroup.min(cap).max(1);
+    1 << (31 - n.leading_zeros())
 }

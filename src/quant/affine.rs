@@ -154,6 +154,18 @@ impl QuantizedMatrix {
         out
     }
 
+    /// Dequantizes row `r` into `out` (`cols` values): an embedding lookup.
+    pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
+        let g = self.groups_per_row();
+        let gs = self.spec.group_size as usize;
+        let codes = self.row_codes(r);
+        for (c, w) in out[..self.cols].iter_mut().enumerate() {
+            let s = self.scales[r * g + c / gs].to_f32();
+            let b = self.biases[r * g + c / gs].to_f32();
+            *w = s * f32::from(pack::get(codes, self.spec.bits, c)) + b;
+        }
+    }
+
     /// Checks that buffer lengths match the shape and format (used when reading untrusted files).
     pub fn validate(&self, name: &str) -> Result<()> {
         self.spec.validate()?;

@@ -29,3 +29,20 @@ pub fn gpu_fallback() -> GpuContext {
     o.disable_dot8 = true;
     gpu_with(&o)
 }
+
+/// Path of the cached SmolLM2 GGUF. A missing file fails the test with the command that fetches
+/// it: CI fetches the model, so these tests must not skip.
+pub fn smollm2_path() -> std::path::PathBuf {
+    let p = ecq::model::smollm2::gguf_path();
+    assert!(
+        p.is_file(),
+        "{} is missing: run `ecq fetch smollm2` (or tools/fetch-weights.sh smollm2) first",
+        p.display()
+    );
+    p
+}
+
+/// The cached SmolLM2 GGUF, parsed.
+pub fn smollm2_gguf() -> ecq::io::Gguf {
+    ecq::io::Gguf::open(smollm2_path()).expect("the cached SmolLM2 GGUF parses")
+}

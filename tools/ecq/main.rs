@@ -2,6 +2,8 @@
 
 mod bench;
 mod demo;
+mod fetch;
+mod generate;
 mod info;
 mod selftest;
 mod table;
@@ -29,6 +31,10 @@ enum Command {
     /// Benchmarks (GPU timestamp queries, against the measured copy roofline).
     #[command(subcommand)]
     Bench(bench::Command),
+    /// Download a model into the cache (`${ECQ_CACHE:-~/.cache/ecq}`).
+    Fetch(fetch::Args),
+    /// Generate text with a model, streaming tokens and reporting tokens/s.
+    Generate(generate::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +45,8 @@ fn main() -> ExitCode {
         Command::Info(a) => info::run(a),
         Command::Selftest(a) => selftest::run(a),
         Command::Bench(c) => bench::run(c),
+        Command::Fetch(a) => fetch::run(a),
+        Command::Generate(a) => generate::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,163 @@
+//! `ecq generate MODEL --prompt TEXT`: stream a model's continuation and report tokens/s.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use ecq::model::{
+    CpuModel, Decoder, GenerateOptions, GpuModel, GpuModelOptions, LlamaWeights, Sampling, StopReason, generate,
+    smollm2,
+};
+use ecq::tokenizer::{ChatTemplate, Message, Tokenizer};
+
+/// Arguments of `ecq generate`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// `smollm2` (the cached model; `ecq fetch smollm2` downloads it) or a path to a Llama GGUF.
+    model: String,
+    /// The prompt text (special tokens such as `<|im_start|>` are recognized).
+    #[arg(long)]
+    prompt: String,
+    /// Most tokens to generate.
+    #[arg(long, default_value_t = 128)]
+    max_tokens: usize,
+    /// Run the CPU reference forward pass instead of the GPU.
+    #[arg(long)]
+    cpu: bool,
+    /// Wrap the prompt in the model's chat template as a user turn.
+    #[arg(long)]
+    chat: bool,
+    /// With --chat: the system message (default: the template's own, if any).
+    #[arg(long)]
+    system: Option<String>,
+    /// Sample at this temperature instead of decoding greedily.
+    #[arg(long)]
+    temperature: Option<f32>,
+    /// Nucleus sampling threshold (with --temperature).
+    #[arg(long, default_value_t = 0.95)]
+    top_p: f32,
+    /// Seed of the sampler (with --temperature).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Positions the KV cache holds.
+    #[arg(long, default_value_t = 2048)]
+    max_seq: usize,
+}
+
+fn model_path(name: &str) -> ecq::Result<PathBuf> {
+    if name == "smollm2" {
+        let p = smollm2::gguf_path();
+        return if p.is_file() { Ok(p) } else { Err(ecq::Error::ModelMissing(smollm2::missing_help())) };
+    }
+    let p = PathBuf::from(name);
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(ecq::Error::InvalidArgument(format!("`{name}` is neither a known model (smollm2) nor a GGUF file")))
+    }
+}
+
+/// The forward pass to run on. `--strategy` and `--format` choose among GPU weight sources here
+/// once the scheduler and the .ecq container exist.
+fn decoder<'w>(
+    a: &Args,
+    w: &'w LlamaWeights,
+    max_seq: usize,
+    prompt_len: usize,
+) -> ecq::Result<(Box<dyn Decoder + 'w>, String)> {
+    if a.cpu {
+        let threads = rayon::current_num_threads();
+        return Ok((Box::new(CpuModel::new(w, max_seq)?), format!("CPU reference ({threads} threads)")));
+    }
+    let ctx = crate::gpu()?;
+    let mut m = GpuModel::resident(&ctx, w, None, &GpuModelOptions { max_seq })?;
+    // Compile the pipelines of the prefill chunks and of decode before anything is timed.
+    let chunk = ecq::model::gpu::MAX_CHUNK;
+    for n in [prompt_len.min(chunk), prompt_len % chunk, 1] {
+        if n > 0 {
+            m.prepare(n)?;
+        }
+    }
+    let what = format!(
+        "{} ({}, {}), weights {}",
+        ctx.caps.adapter_name,
+        ctx.caps.backend,
+        ctx.caps.path().name(),
+        ecq::model::WeightSource::describe(m.source())
+    );
+    Ok((Box::new(m), what))
+}
+
+pub fn run(a: Args) -> ecq::Result<ExitCode> {
+    let path = model_path(&a.model)?;
+    let t0 = Instant::now();
+    let g = ecq::io::Gguf::open(&path)?;
+    let tok = Tokenizer::from_gguf(&g)?;
+    let w = LlamaWeights::from_gguf(&g)?;
+    let text = if a.chat {
+        let mut msgs = vec![];
+        if let Some(s) = &a.system {
+            msgs.push(Message::new("system", s.clone()));
+        }
+        msgs.push(Message::new("user", a.prompt.clone()));
+        ChatTemplate::from_gguf(&g)?.render(&msgs, true)
+    } else {
+        a.prompt.clone()
+    };
+    drop(g);
+    let prompt = tok.encode_prompt(&text);
+    if prompt.is_empty() {
+        return Err(ecq::Error::InvalidArgument("the prompt encodes to no tokens".into()));
+    }
+    let max_seq = a.max_seq.min(w.config.context_length);
+    let (mut model, device) = decoder(&a, &w, max_seq, prompt.len())?;
+    let load_s = t0.elapsed().as_secs_f64();
+    let sampling = match a.temperature {
+        None => Sampling::Greedy,
+        Some(temperature) => Sampling::Temperature { temperature, top_p: a.top_p, seed: a.seed },
+    };
+    let room = max_seq.saturating_sub(prompt.len());
+    let opts = GenerateOptions { max_tokens: a.max_tokens.min(room), sampling, stop: tok.eos().into_iter().collect() };
+    eprintln!(
+        "ecq: {} ({} layers, {:.1} MB of weights) on {device}; loaded in {load_s:.2} s; prompt {} tokens",
+        path.file_name().map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned()),
+        w.config.n_layers,
+        w.stored_bytes() as f64 / 1e6,
+        prompt.len()
+    );
+    let mut stream = tok.stream();
+    let mut stdout = std::io::stdout().lock();
+    let start = Instant::now();
+    let mut stamps: Vec<Instant> = Vec::new();
+    let (out, why) = generate(model.as_mut(), &prompt, &opts, |id| {
+        stamps.push(Instant::now());
+        let piece = stream.push(id)?;
+        stdout.write_all(piece.as_bytes()).and_then(|()| stdout.flush()).map_err(|e| ecq::Error::io("stdout", e))?;
+        Ok(true)
+    })?;
+    let tail = stream.finish();
+    writeln!(stdout, "{tail}").map_err(|e| ecq::Error::io("stdout", e))?;
+    drop(stdout);
+
+    let prefill_s = stamps.first().map_or(start.elapsed(), |t| *t - start).as_secs_f64();
+    let why = match why {
+        StopReason::Stop => "end of sequence",
+        StopReason::MaxTokens => "max tokens",
+        StopReason::ContextFull => "KV cache full",
+        StopReason::Callback => "stopped",
+    };
+    eprintln!(
+        "ecq: prefill {} tokens in {prefill_s:.3} s = {:.1} tokens/s",
+        prompt.len(),
+        prompt.len() as f64 / prefill_s
+    );
+    if let [first, .., last] = stamps[..] {
+        let s = (last - first).as_secs_f64();
+        let n = stamps.len() - 1;
+        eprintln!("ecq: decode {n} tokens in {s:.3} s = {:.1} tokens/s ({} generated, {why})", n as f64 / s, out.len());
+    } else {
+        eprintln!("ecq: {} token generated ({why})", out.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
