@@ -113,7 +113,7 @@ impl WeightSource for ResidentWeights {
         let m = self.matrices.get(&id).ok_or_else(|| Error::InvalidArgument(format!("no weights for {id}")))?;
         let cached = self.plans.get(&(id, io.batch)).is_some_and(|(_, x, y)| x == io.x.buffer && y == io.y.buffer);
         if !cached {
-            let key = GemvKey::tuned(m.format, io.batch, &self.caps, self.path)?;
+            let key = GemvKey::tuned(m.format, io.batch, m.rows, m.cols, &self.caps, self.path)?;
             let plan = self.gemv.plan(&key, m, io.x, io.y)?;
             self.plans.insert((id, io.batch), (plan, io.x.buffer.clone(), io.y.buffer.clone()));
         }
