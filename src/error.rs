@@ -49,6 +49,9 @@ pub enum Error {
     /// A GPU operation failed (validation error, out of memory, mapping failure, ...).
     #[error("GPU error: {0}")]
     Gpu(String),
+    /// rANS coding failed: a malformed table or stream, or a symbol the table cannot code.
+    #[error("rANS: {0}")]
+    Rans(#[from] crate::rans::RansError),
 }
 
 impl Error {

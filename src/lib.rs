@@ -4,6 +4,7 @@
 //! The crate is layered so that each layer depends only on the ones above it:
 //! - [`quant`]: group-wise affine quantization (MLX-compatible packing) on the CPU.
 //! - [`io`]: reading float tensors from safetensors and GGUF files.
+//! - [`rans`]: the interleaved rANS format, its encoder and reference CPU decoder (no GPU code).
 //! - [`cpu`]: plain-Rust reference implementations of every GPU kernel (also the CPU fallback).
 //! - [`gpu`]: adapter/device selection, [`gpu::Capabilities`], the WGSL preprocessor, pipeline
 //!   cache and timestamp timing.
@@ -15,5 +16,6 @@ pub mod gpu;
 pub mod io;
 pub mod kernels;
 pub mod quant;
+pub mod rans;
 
 pub use error::{Error, Result};
