@@ -72,12 +72,23 @@ impl BlockDecoder<'_> {
         let mask = (1u32 << p) - 1;
         let mut cur = start;
         for (t, step) in out.chunks_mut(LANES).enumerate() {
+            if step.len() == LANES && end - cur >= LANES as u32 {
+                // Fast path: even if every lane reads, the words are there; decode and read
+                // fused per lane (still ascending lane order), without branches on the data.
+                for (o, xl) in step.iter_mut().zip(x.iter_mut()) {
+                    let (sym, next) = self.decode_one(*xl, p, mask);
+                    *o = sym;
+                    // Arithmetic rather than `if`: LLVM would turn a select into a branch,
+                    // and whether a lane reads is close to random.
+                    let need = u32::from(next < STATE_LOWER);
+                    let w = (words[(cur >> 1) as usize] >> ((cur & 1) * 16)) & 0xffff;
+                    *xl = (next << (need * WORD_BITS)) | (w & need.wrapping_neg());
+                    cur += need;
+                }
+                continue;
+            }
             for (o, xl) in step.iter_mut().zip(x.iter_mut()) {
-                let slot = *xl & mask;
-                let e = self.table[(slot & 0xfff) as usize];
-                *o = e as u8;
-                let freq = ((e >> 8) & 0xfff) + 1;
-                *xl = freq * (*xl >> p) + (slot - (e >> 20));
+                (*o, *xl) = self.decode_one(*xl, p, mask);
             }
             // Lanes that fell below 2^16 read the next words, in ascending lane order.
             for (lane, xl) in x[..step.len()].iter_mut().enumerate() {
@@ -98,5 +109,14 @@ impl BlockDecoder<'_> {
             return Err(RansError::FinalState { block: b, lane, state });
         }
         Ok(())
+    }
+
+    /// One decode step of one lane: the symbol and the state before renormalization.
+    #[inline(always)]
+    fn decode_one(&self, x: u32, p: u32, mask: u32) -> (u8, u32) {
+        let slot = x & mask;
+        let e = self.table[(slot & 0xfff) as usize];
+        let freq = ((e >> 8) & 0xfff) + 1;
+        (e as u8, freq * (x >> p) + (slot - (e >> 20)))
     }
 }

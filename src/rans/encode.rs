@@ -21,16 +21,12 @@ pub fn encode(symbols: &[u8], table: &FreqTable, block_len: usize) -> Result<Enc
     let n_symbols = u32::try_from(symbols.len()).map_err(|_| RansError::TooLarge(symbols.len()))?;
     let block_len_u32 = u32::try_from(block_len).map_err(|_| RansError::TooLarge(block_len))?;
     let coder = EncSymbols::new(table);
-    let expected_words_per_symbol = table.entropy_bits() / f64::from(WORD_BITS);
-
     let blocks: Vec<([u32; LANES], Vec<u16>)> = symbols
         .par_chunks(block_len)
         .enumerate()
-        .map(|(b, chunk)| {
-            let mut words =
-                Vec::with_capacity((chunk.len() as f64 * expected_words_per_symbol * 1.02) as usize + LANES);
-            let states = coder.encode_block(chunk, b * block_len, &mut words)?;
-            Ok((states, words))
+        .map_init(Vec::new, |scratch, (b, chunk)| {
+            let (states, words) = coder.encode_block(chunk, b * block_len, scratch)?;
+            Ok((states, words.to_vec()))
         })
         .collect::<Result<_, RansError>>()?;
 
@@ -52,46 +48,72 @@ pub fn encode(symbols: &[u8], table: &FreqTable, block_len: usize) -> Result<Enc
 
 /// Per-symbol encoder constants, indexed by any byte (zero frequency outside the alphabet).
 struct EncSymbols {
-    freq: [u32; 256],
-    cdf: [u32; 256],
+    sym: [EncSymbol; 256],
     prob_bits: u32,
+}
+
+/// Division-free encoding of one symbol: `x / f` is `mulhi64(x, rcp)` (exact for every 32-bit
+/// `x` and `f >= 2` with `rcp = ceil(2^64 / f)`), and the coded state
+/// `(x / f) * 2^P + x % f + cdf` is rewritten as `x + bias + (x / f) * (2^P - f)`. For `f = 1`
+/// `rcp = 2^64 - 1` yields `x - 1`, which `bias = cdf + 2^P - 1` compensates.
+#[derive(Clone, Copy, Default)]
+struct EncSymbol {
+    freq: u32,
+    bias: u32,
+    cmpl_freq: u32,
+    rcp: u64,
 }
 
 impl EncSymbols {
     fn new(table: &FreqTable) -> Self {
-        let mut freq = [0; 256];
-        let mut cdf = [0; 256];
-        freq[..table.alphabet_len()].copy_from_slice(table.freqs());
-        cdf[..table.alphabet_len()].copy_from_slice(&table.cdf()[..table.alphabet_len()]);
-        EncSymbols { freq, cdf, prob_bits: table.prob_bits() }
+        let m = 1u32 << table.prob_bits();
+        let mut sym = [EncSymbol::default(); 256];
+        for (e, (&f, &c)) in sym.iter_mut().zip(table.freqs().iter().zip(table.cdf())) {
+            *e = match f {
+                0 => EncSymbol::default(),
+                1 => EncSymbol { freq: 1, bias: c + m - 1, cmpl_freq: m - 1, rcp: u64::MAX },
+                _ => EncSymbol { freq: f, bias: c, cmpl_freq: m - f, rcp: u64::MAX / u64::from(f) + 1 },
+            };
+        }
+        EncSymbols { sym, prob_bits: table.prob_bits() }
     }
 
     /// Encodes one block: steps descending, lanes descending within a step, so that the
-    /// decoder runs forward. Returns the final states; `words` receives the block's words in
-    /// decoder (forward) order.
-    fn encode_block(&self, block: &[u8], first_index: usize, words: &mut Vec<u16>) -> Result<[u32; LANES], RansError> {
+    /// decoder runs forward. Returns the final states and the block's words in decoder
+    /// (forward) order, as a slice of `scratch`.
+    fn encode_block<'s>(
+        &self,
+        block: &[u8],
+        first_index: usize,
+        scratch: &'s mut Vec<u16>,
+    ) -> Result<([u32; LANES], &'s [u16]), RansError> {
+        // At most one word per symbol. Words are emitted in reverse, so they are written from
+        // the end of the scratch buffer down and come out in forward order.
+        scratch.resize(block.len(), 0);
+        let mut n = 0;
         let p = self.prob_bits;
         let mut x = [STATE_LOWER; LANES];
         let steps = block.len().div_ceil(LANES);
         for t in (0..steps).rev() {
             let step = &block[t * LANES..block.len().min((t + 1) * LANES)];
             for (l, &s) in step.iter().enumerate().rev() {
-                let (f, c) = (self.freq[s as usize], self.cdf[s as usize]);
-                if f == 0 {
+                let e = self.sym[s as usize];
+                if e.freq == 0 {
                     return Err(RansError::SymbolNotInTable { index: first_index + t * LANES + l, symbol: s });
                 }
-                let mut xl = x[l];
+                let xl = x[l];
                 // Renormalize so that the coded state stays below 2^32: x < f * 2^(32-P).
                 // With f = 2^P (a single symbol) this never fires and the state never changes.
-                if (xl >> (32 - p)) >= f {
-                    words.push(xl as u16);
-                    xl >>= WORD_BITS;
-                }
-                x[l] = ((xl / f) << p) + (xl % f) + c;
+                // The word is stored unconditionally and kept by advancing `n`: no branch.
+                let emit = (xl >> (32 - p)) >= e.freq;
+                scratch[block.len() - 1 - n.min(block.len() - 1)] = xl as u16;
+                n += usize::from(emit);
+                let xl = if emit { xl >> WORD_BITS } else { xl };
+                let q = ((u128::from(xl) * u128::from(e.rcp)) >> 64) as u32;
+                x[l] = xl + e.bias + q * e.cmpl_freq;
             }
         }
-        words.reverse();
-        Ok(x)
+        Ok((x, &scratch[block.len() - n..]))
     }
 }
 
