@@ -25,7 +25,7 @@
 //! active lanes in descending order; for the symbol `s` of lane `l`, with `f = freq[s]`,
 //! `c = cdf[s]`:
 //! ```text
-//! if x[l] >= f << (32 - P):  emit(x[l] & 0xffff); x[l] >>= 16     // at most once
+//! if (x[l] >> (32 - P)) >= f:  emit(x[l] & 0xffff); x[l] >>= 16   // x >= f * 2^(32-P); at most once
 //! x[l] = ((x[l] / f) << P) + (x[l] % f) + c
 //! ```
 //! The emitted words are then reversed, so the decoder reads them forward. The final `x[l]` are
@@ -52,8 +52,11 @@
 //! With `P <= 12` one word always lifts the state back to at least `2^20`, so no lane reads
 //! twice in a step. A correct stream ends with every `x[l] == L` and `cur == offsets[b + 1]`;
 //! the CPU decoder checks both (and that every stored state is `>= L`), a GPU decoder may skip
-//! the checks. No arithmetic overflows u32 for any table whose frequencies sum to `M`. Without
-//! subgroups, the ballot is a 32-entry workgroup array of `need` flags and a prefix count.
+//! the checks. No arithmetic overflows u32 for any table whose frequencies sum to `M`. The lane
+//! count is part of the format, not of the hardware: where subgroups are missing or not 32 wide
+//! (8 on lavapipe, 64 on some AMD), the ballot becomes a 32-entry workgroup array of `need` flags
+//! and a prefix count. Load the decode table into workgroup memory once per workgroup and let
+//! the workgroup loop over many blocks, rather than once per block.
 //!
 //! # Arrays (what a GPU binds; all u32, little-endian)
 //! - `states`: `32 * n_blocks` final encoder states, lane `l` of block `b` at `b * 32 + l`
@@ -100,7 +103,9 @@
 //! Each block costs [`BLOCK_OVERHEAD_BYTES`] = 132 bytes besides its words (32 states and one
 //! offset); [`rows_per_block`] picks the fewest matrix rows per block that keep this under 1%
 //! of the expected payload. Part of it is not waste: a final state holds on average about 8 bits
-//! of payload that would otherwise be words. [`Encoded::sizes`] splits the coded bytes by kind.
+//! of payload that would otherwise be words. Measured on 16M symbols of a 3.70-bit source in
+//! blocks of 7 rows of 4096: 3.728 bits/symbol with everything counted, 0.76% over entropy.
+//! [`Encoded::sizes`] splits the coded bytes by kind.
 //!
 //! # Corruption
 //! The decoder never panics, never reads out of bounds and always ends; a malformed stream gives
