@@ -60,6 +60,9 @@ pub enum Error {
         /// What went wrong.
         msg: String,
     },
+    /// rANS coding failed: a malformed table or stream, or a symbol the table cannot code.
+    #[error("rANS: {0}")]
+    Rans(#[from] crate::rans::RansError),
 }
 
 impl Error {

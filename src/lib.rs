@@ -4,6 +4,7 @@
 //! The crate is layered so that each layer depends only on the ones above it:
 //! - [`quant`]: group-wise affine quantization (MLX-compatible packing) on the CPU.
 //! - [`io`]: reading float tensors from safetensors and GGUF files.
+//! - [`rans`]: the interleaved rANS format, its encoder and reference CPU decoder (no GPU code).
 //! - [`cpu`]: plain-Rust reference implementations of every GPU kernel (also the CPU fallback).
 //! - [`gpu`]: adapter/device selection, [`gpu::Capabilities`], the WGSL preprocessor, pipeline
 //!   cache and timestamp timing.
@@ -22,6 +23,7 @@ pub mod io;
 pub mod kernels;
 pub mod model;
 pub mod quant;
+pub mod rans;
 pub mod rng;
 pub mod selftest;
 pub mod tokenizer;
