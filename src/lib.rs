@@ -8,7 +8,12 @@
 //! - [`gpu`]: adapter/device selection, [`gpu::Capabilities`], the WGSL preprocessor, pipeline
 //!   cache and timestamp timing.
 //! - [`kernels`]: one module per WGSL kernel family; kernels only *encode* into compute passes.
+//! - [`analyze`] (feature `analyze`): can stored weights be replaced by computation? Every
+//!   compute-for-memory idea measured against affine quantization at equal size.
+//! - [`stats`] and [`plot`]: small statistics helpers and an SVG plot writer.
 
+#[cfg(feature = "analyze")]
+pub mod analyze;
 pub mod bench;
 pub mod cpu;
 pub mod demo;
@@ -16,9 +21,11 @@ pub mod error;
 pub mod gpu;
 pub mod io;
 pub mod kernels;
+pub mod plot;
 pub mod quant;
 pub mod rng;
 pub mod selftest;
+pub mod stats;
 pub mod weights;
 
 pub use error::{Error, Result};
