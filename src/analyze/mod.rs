@@ -371,16 +371,16 @@ pub struct Record {
     pub seconds: f64,
 }
 
-/// The affine size/quality frontier of one tensor: (bits per weight, SQNR) points, best SQNR at
-/// each size, used to judge every method at equal size.
+/// A size/quality frontier: (bits per weight, SQNR) points where more bits always buy more SQNR
+/// (dominated points dropped). The affine frontier of a tensor judges every method at equal size.
 #[derive(Clone, Debug, PartialEq)]
-pub struct AffineFrontier {
+pub struct Frontier {
     points: Vec<(f64, f64)>,
 }
 
-impl AffineFrontier {
+impl Frontier {
     /// Computes affine quantization at every affine setting and keeps the Pareto frontier.
-    pub fn compute(t: &Tensor) -> Result<Self> {
+    pub fn affine(t: &Tensor) -> Result<Self> {
         let m = affine::Affine;
         let mut pts = Vec::new();
         for s in m.settings(t.rows, t.cols) {
@@ -400,7 +400,12 @@ impl AffineFrontier {
                 points.push(p);
             }
         }
-        AffineFrontier { points }
+        Frontier { points }
+    }
+
+    /// The frontier points, by increasing size.
+    pub fn points(&self) -> &[(f64, f64)] {
+        &self.points
     }
 
     /// SQNR at `bits` per weight, linear between frontier points; None outside their range.
@@ -422,7 +427,7 @@ impl AffineFrontier {
 pub struct Evaluation<'a> {
     tensor: &'a Tensor,
     stats: TensorStats,
-    frontier: AffineFrontier,
+    frontier: Frontier,
     inputs: &'a Inputs,
     reference: Mat<f32>,
 }
@@ -442,7 +447,7 @@ impl<'a> Evaluation<'a> {
             ));
         }
         let stats = tensor_stats(tensor)?;
-        let frontier = AffineFrontier::compute(tensor)?;
+        let frontier = Frontier::affine(tensor)?;
         let reference = outputs(&tensor.data, tensor.rows, tensor.cols, inputs);
         Ok(Evaluation { tensor, stats, frontier, inputs, reference })
     }
@@ -560,7 +565,8 @@ pub fn record_json(r: &Record) -> String {
     serde_json::to_string(r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
-/// A rate-distortion plot: median SQNR against median bits per weight, one line per method.
+/// A rate-distortion plot: median SQNR against median bits per weight, one line per method
+/// through its frontier (settings beaten by a smaller setting of the same method are omitted).
 pub fn plot(summary: &[Summary], title: &str) -> crate::plot::Plot {
     use crate::plot::{Plot, Series, Style};
     let mut p = Plot::new(title, "bits per weight (all storage counted)", "weight SQNR (dB), median over tensors");
@@ -571,10 +577,10 @@ pub fn plot(summary: &[Summary], title: &str) -> crate::plot::Plot {
         }
     }
     for m in methods {
-        let mut pts: Vec<(f64, f64)> =
+        let pts: Vec<(f64, f64)> =
             summary.iter().filter(|s| s.method == m).map(|s| (s.bits_per_weight, s.sqnr_db)).collect();
-        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        p.series.push(Series { name: m.to_string(), points: pts, style: Style::LinesAndPoints });
+        let points = Frontier::from_points(pts).points().to_vec();
+        p.series.push(Series { name: m.to_string(), points, style: Style::LinesAndPoints });
     }
     p.x_marks.push((Q4_BITS_PER_WEIGHT, "q4g64".into()));
     p

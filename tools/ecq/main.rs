@@ -1,5 +1,7 @@
 //! The `ecq` command line: compress, inspect, verify, benchmark and demo compact LLM weights.
 
+#[cfg(feature = "analyze")]
+mod analyze;
 mod bench;
 mod demo;
 mod info;
@@ -26,6 +28,10 @@ enum Command {
     Info(info::Args),
     /// Check every kernel variant against the CPU reference on fresh random data.
     Selftest(selftest::Args),
+    /// Can stored weights be replaced by computation? Every compute-for-memory idea on a model's
+    /// real weights, against 4-bit affine at equal size (statistics, SQNR, output error, plot).
+    #[cfg(feature = "analyze")]
+    Analyze(analyze::Args),
     /// Benchmarks (GPU timestamp queries, against the measured copy roofline).
     #[command(subcommand)]
     Bench(bench::Command),
@@ -39,6 +45,8 @@ fn main() -> ExitCode {
         Command::Info(a) => info::run(a),
         Command::Selftest(a) => selftest::run(a),
         Command::Bench(c) => bench::run(c),
+        #[cfg(feature = "analyze")]
+        Command::Analyze(a) => analyze::run(a),
     };
     match result {
         Ok(code) => code,
