@@ -390,13 +390,15 @@ impl Frontier {
         Ok(Self::from_points(pts))
     }
 
-    /// The frontier of arbitrary (bits, SQNR) points: sorted by size, dominated points dropped.
+    /// The frontier of arbitrary (bits, SQNR) points: sorted by size, dominated points dropped
+    /// (at equal size the best SQNR is kept). An infinite SQNR (an exact format, e.g. q4g32 on
+    /// weights already on a 4-bit grid of 32) is kept, and ends the frontier.
     pub fn from_points(mut pts: Vec<(f64, f64)>) -> Self {
-        pts.retain(|p| p.0.is_finite() && p.1.is_finite());
-        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        pts.retain(|p| p.0.is_finite() && !p.1.is_nan());
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
         let mut points: Vec<(f64, f64)> = Vec::new();
         for p in pts {
-            if points.last().is_none_or(|l| p.1 > l.1) {
+            if points.last().is_none_or(|l| p.0 > l.0 && p.1 > l.1) {
                 points.push(p);
             }
         }
@@ -419,6 +421,9 @@ impl Frontier {
             return Some(self.points[i].1);
         }
         let (a, b) = (self.points[i - 1], self.points[i]);
+        if b.1.is_infinite() {
+            return Some(a.1); // no interpolating towards an exact format: the smaller one is what fits
+        }
         Some(a.1 + (b.1 - a.1) * (bits - a.0) / (b.0 - a.0))
     }
 }

@@ -320,6 +320,14 @@ fn affine_frontier_drops_dominated_points_and_interpolates() {
     assert_eq!(f.sqnr_at(3.375), Some(13.5));
     assert_eq!(f.sqnr_at(2.0), None);
     assert_eq!(f.sqnr_at(5.0), None, "q at 5.0 is dominated by 4.5");
+    // Equal sizes keep the best (q2g128 and q2g64 both cost 2.5 bits with 576 columns); an exact
+    // format ends the frontier, and sizes just below it compare with the next smaller format.
+    let f = Frontier::from_points(vec![(2.5, 5.5), (2.5, 6.5), (3.5, 14.0), (5.0, f64::INFINITY), (8.5, 46.0)]);
+    assert_eq!(f.points(), &[(2.5, 6.5), (3.5, 14.0), (5.0, f64::INFINITY)]);
+    assert_eq!(f.sqnr_at(2.5), Some(6.5));
+    assert_eq!(f.sqnr_at(4.0), Some(14.0));
+    assert_eq!(f.sqnr_at(5.0), Some(f64::INFINITY));
+    assert_eq!(f.sqnr_at(3.0), Some(10.25));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `ecq analyze`: every compute-for-memory idea measured on a model's real weights, against
 //! 4-bit affine quantization at equal size.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -43,6 +44,9 @@ pub struct Args {
     /// One JSON object per (tensor, method, setting) on stdout, nothing else.
     #[arg(long)]
     json: bool,
+    /// Also write the JSON lines to this file (keeping the tables on stdout).
+    #[arg(long)]
+    json_out: Option<PathBuf>,
     /// Print every (tensor, method, setting), not only the medians over tensors.
     #[arg(long)]
     per_tensor: bool,
@@ -105,6 +109,10 @@ pub fn run(a: Args) -> ecq::Result<ExitCode> {
         );
     }
 
+    let mut json_out = match &a.json_out {
+        Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(|e| ecq::Error::io(p, e))?)),
+        None => None,
+    };
     let mut all_stats: Vec<TensorStats> = Vec::new();
     let mut records: Vec<Record> = Vec::new();
     for ft in tensors {
@@ -120,12 +128,18 @@ pub fn run(a: Args) -> ecq::Result<ExitCode> {
                 if a.json {
                     bar.suspend(|| println!("{}", analyze::record_json(&r)));
                 }
+                if let (Some(w), Some(p)) = (json_out.as_mut(), a.json_out.as_ref()) {
+                    writeln!(w, "{}", analyze::record_json(&r)).map_err(|e| ecq::Error::io(p, e))?;
+                }
                 records.push(r);
                 bar.inc(1);
             }
         }
     }
     bar.finish_and_clear();
+    if let (Some(mut w), Some(p)) = (json_out, a.json_out.as_ref()) {
+        w.flush().map_err(|e| ecq::Error::io(p, e))?;
+    }
     let summary = analyze::summarize(&records);
     if let Some(p) = &a.plot {
         let title = a.title.clone().unwrap_or_else(|| {
