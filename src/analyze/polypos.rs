@@ -32,7 +32,7 @@ impl Method for PolyPosition {
     }
 
     fn description(&self) -> &'static str {
-        "per-row Chebyshev polynomial of the column position, d+1 f16 coefficients per row"
+        "per-row degree-d polynomial of the column position, d+1 f16 coefficients per row"
     }
 
     fn settings(&self, _rows: usize, cols: usize) -> Vec<Setting> {
