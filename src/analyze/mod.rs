@@ -99,6 +99,7 @@ pub trait Method: Send + Sync {
 pub fn all_methods() -> Vec<Box<dyn Method>> {
     vec![
         Box::new(affine::Affine),
+        Box::new(affine::AffineClip),
         Box::new(polyicdf::PolyIcdf),
         Box::new(polypos::PolyPosition),
         Box::new(svd::TruncatedSvd),
@@ -358,8 +359,8 @@ pub struct Record {
     pub inputs: String,
     /// Entropy of the main code stream, bits per code, when the method has one.
     pub code_entropy_bits: Option<f64>,
-    /// SQNR of affine quantization at the same bits per weight (interpolated on the affine
-    /// frontier), when that size is inside the affine range.
+    /// SQNR of affine quantization (the best of min-max and clipped ranges) at the same bits per
+    /// weight, interpolated on the affine frontier, when that size is inside the affine range.
     pub affine_sqnr_at_same_bits_db: Option<f64>,
     /// `sqnr_db - affine_sqnr_at_same_bits_db`: positive means better than affine at equal size.
     pub gain_vs_affine_db: Option<f64>,
@@ -379,13 +380,16 @@ pub struct Frontier {
 }
 
 impl Frontier {
-    /// Computes affine quantization at every affine setting and keeps the Pareto frontier.
+    /// The best of scalar affine quantization: every setting of [`affine::Affine`] (min-max) and
+    /// [`affine::AffineClip`] (clipping search), Pareto frontier.
     pub fn affine(t: &Tensor) -> Result<Self> {
-        let m = affine::Affine;
         let mut pts = Vec::new();
-        for s in m.settings(t.rows, t.cols) {
-            let a = m.compress(t, &s)?;
-            pts.push((a.bits / t.len() as f64, sqnr_db(&t.data, &a.reconstruction)));
+        let methods: [&dyn Method; 2] = [&affine::Affine, &affine::AffineClip];
+        for m in methods {
+            for s in m.settings(t.rows, t.cols) {
+                let a = m.compress(t, &s)?;
+                pts.push((a.bits / t.len() as f64, sqnr_db(&t.data, &a.reconstruction)));
+            }
         }
         Ok(Self::from_points(pts))
     }
@@ -438,7 +442,8 @@ pub struct Evaluation<'a> {
 }
 
 impl<'a> Evaluation<'a> {
-    /// Prepares a tensor: statistics, the affine frontier and the reference outputs `W x`.
+    /// Prepares a tensor: statistics, the affine frontier (min-max and clipped affine at every
+    /// setting) and the reference outputs `W x`.
     pub fn new(tensor: &'a Tensor, inputs: &'a Inputs) -> Result<Self> {
         if inputs.x.len() != inputs.n * tensor.cols {
             return Err(Error::tensor(

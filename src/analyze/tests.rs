@@ -32,6 +32,20 @@ fn affine_matches_the_crate_quantizer_and_counts_4_5_bits() {
 }
 
 #[test]
+fn clipped_affine_is_never_worse_than_min_max_and_costs_the_same() {
+    let t = tensor(16, 256, 23); // heavy tails: clipping pays
+    for bits in [2, 3, 4] {
+        let s = Setting::new("q", 64.0, bits);
+        let (plain, clip) = (affine::Affine.compress(&t, &s).unwrap(), affine::AffineClip.compress(&t, &s).unwrap());
+        assert_eq!(plain.bits, clip.bits);
+        assert!(sqnr(&t, &clip) >= sqnr(&t, &plain), "{bits} bits");
+        if bits == 2 {
+            assert!(sqnr(&t, &clip) > sqnr(&t, &plain) + 0.5, "{} vs {}", sqnr(&t, &clip), sqnr(&t, &plain));
+        }
+    }
+}
+
+#[test]
 fn svd_at_full_rank_reconstructs_and_counts_f16_factors() {
     let t = tensor(40, 24, 3);
     let a = svd::TruncatedSvd.compress(&t, &Setting::new("full", 0.0, 24)).unwrap();
@@ -304,12 +318,15 @@ fn output_error_matches_weight_error_for_gaussian_inputs() {
 }
 
 #[test]
-fn gain_vs_affine_is_zero_for_affine_itself() {
+fn gain_vs_affine_is_zero_on_the_affine_frontier() {
     let t = tensor(64, 256, 18);
     let inputs = Inputs::random(2, 256, 3);
     let ev = Evaluation::new(&t, &inputs).unwrap();
+    // The frontier is the best of min-max and clipped affine: clipped is on it, min-max is not above it.
+    let clip = ev.run(&affine::AffineClip, &Setting::new("q4g64 clip", 64.0, 4)).unwrap();
+    assert!(clip.gain_vs_affine_db.unwrap().abs() < 1e-9, "{clip:?}");
     let r = ev.run(&affine::Affine, &Setting::new("q4g64", 64.0, 4)).unwrap();
-    assert!(r.gain_vs_affine_db.unwrap().abs() < 1e-9, "{r:?}");
+    assert!(r.gain_vs_affine_db.unwrap() <= 1e-9, "{r:?}");
 }
 
 #[test]

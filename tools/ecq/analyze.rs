@@ -304,7 +304,10 @@ fn print_summary(summary: &[Summary]) {
             ]
         })
         .collect();
-    println!("median over tensors per (method, setting); 'vs affine' = SQNR minus affine's at the same bits/w");
+    println!(
+        "median over tensors per (method, setting); 'vs affine' = SQNR minus the best affine's (min-max or clipped) \
+         at the same bits/w"
+    );
     table::print(
         &[
             "method",
@@ -327,12 +330,12 @@ fn print_summary(summary: &[Summary]) {
 /// 4-bit affine's 4.5 bits per weight, and its best gain anywhere in affine's size range.
 fn print_verdict(summary: &[Summary]) {
     println!(
-        "verdict: median SQNR gain over affine at equal size, at the setting nearest 4.5 bpw (q4g64) \
-         and at the best setting inside affine's 2.25-8.5 bpw range:"
+        "verdict: median SQNR gain over the best affine (min-max or clipped) at equal size, at the setting \
+         nearest 4.5 bpw (q4g64) and at the best setting inside affine's 2.25-8.5 bpw range:"
     );
     let mut methods: Vec<&str> = Vec::new();
     for s in summary {
-        if s.method != "affine" && !methods.contains(&s.method.as_str()) {
+        if !s.method.starts_with("affine") && !methods.contains(&s.method.as_str()) {
             methods.push(&s.method);
         }
     }
