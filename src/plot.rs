@@ -57,9 +57,11 @@ pub struct Plot {
     pub x_marks: Vec<(f64, String)>,
 }
 
-/// Distinct colours for series, cycled (colour-blind-friendly Tableau 10).
-const PALETTE: [&str; 10] =
-    ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
+/// Distinct colours for series, cycled (Tableau 10, then black and cyan).
+const PALETTE: [&str; 12] = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+    "#222222", "#17becf",
+];
 /// Marker shapes, cycled with a different period than the colours so that series stay distinct.
 const MARKERS: [&str; 4] = ["circle", "square", "triangle", "diamond"];
 

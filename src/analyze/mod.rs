@@ -328,8 +328,10 @@ pub fn tensor_stats(t: &Tensor) -> Result<TensorStats> {
     })
 }
 
-/// The result of one (tensor, method, setting). Serialized as one JSON object per line.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+/// The result of one (tensor, method, setting). Serialized as one JSON object per line
+/// ([`record_json`]), and read back by [`parse_records`] (non-finite numbers are written as null:
+/// a null SQNR reads back as infinite, an exact reconstruction; other nulls as NaN).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Record {
     /// Tensor name.
     pub tensor: String,
@@ -344,16 +346,22 @@ pub struct Record {
     /// Inputs.
     pub cols: usize,
     /// Stored bits per weight, everything included.
+    #[serde(deserialize_with = "null_as_nan")]
     pub bits_per_weight: f64,
     /// Size relative to f16 (`bits_per_weight / 16`).
+    #[serde(deserialize_with = "null_as_nan")]
     pub size_vs_f16: f64,
     /// Size relative to 4-bit affine with groups of 64 (`bits_per_weight / 4.5`).
+    #[serde(deserialize_with = "null_as_nan")]
     pub size_vs_q4: f64,
     /// Weight SQNR in dB (infinite when exact, serialized as null).
+    #[serde(deserialize_with = "null_as_inf")]
     pub sqnr_db: f64,
     /// Relative L2 error of `y = W x` over the inputs.
+    #[serde(deserialize_with = "null_as_nan")]
     pub output_rel_err: f64,
     /// Mean cosine similarity of `y' = W' x` with `y = W x`.
+    #[serde(deserialize_with = "null_as_nan")]
     pub output_cosine: f64,
     /// Where the inputs came from (`random` or the activations file).
     pub inputs: String,
@@ -365,10 +373,12 @@ pub struct Record {
     /// `sqnr_db - affine_sqnr_at_same_bits_db`: positive means better than affine at equal size.
     pub gain_vs_affine_db: Option<f64>,
     /// Pearson kurtosis of the tensor.
+    #[serde(deserialize_with = "null_as_nan")]
     pub kurtosis: f64,
     /// Effective rank (90% energy) of the tensor.
     pub effective_rank_90: usize,
     /// Seconds spent compressing.
+    #[serde(deserialize_with = "null_as_nan")]
     pub seconds: f64,
 }
 
@@ -566,6 +576,27 @@ pub fn summarize(records: &[Record]) -> Vec<Summary> {
                 gain_vs_affine_db: median(rs.iter().filter_map(|r| r.gain_vs_affine_db)),
                 code_entropy_bits: median(rs.iter().filter_map(|r| r.code_entropy_bits)),
             }
+        })
+        .collect()
+}
+
+fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+fn null_as_inf<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(d)?.unwrap_or(f64::INFINITY))
+}
+
+/// Reads records written by [`record_json`], one JSON object per line (blank lines skipped);
+/// `source` names the input in errors, with the line number.
+pub fn parse_records(text: &str, source: &str) -> Result<Vec<Record>> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .map_err(|e| Error::invalid_file(source, format!("line {}: not an analysis record: {e}", i + 1)))
         })
         .collect()
 }

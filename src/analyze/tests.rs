@@ -363,6 +363,22 @@ fn json_records_have_the_required_keys() {
 }
 
 #[test]
+fn records_round_trip_through_json_lines() {
+    let t = tensor(32, 64, 24);
+    let inputs = Inputs::random(2, 64, 6);
+    let ev = Evaluation::new(&t, &inputs).unwrap();
+    let a = ev.run(&svd::TruncatedSvd, &Setting::new("full", 0.0, 32)).unwrap();
+    let mut exact = a.clone();
+    exact.sqnr_db = f64::INFINITY;
+    exact.gain_vs_affine_db = None;
+    let text = format!("{}\n\n{}\n", record_json(&a), record_json(&exact));
+    let back = parse_records(&text, "mem").unwrap();
+    assert_eq!(back, vec![a, exact]);
+    let e = parse_records("{\"tensor\": 1}\n", "runs.jsonl").unwrap_err().to_string();
+    assert!(e.contains("runs.jsonl") && e.contains("line 1"), "{e}");
+}
+
+#[test]
 fn bad_inputs_are_errors_not_panics() {
     assert!(Tensor::new("x", vec![1.0, f32::NAN], 1, 2).unwrap_err().to_string().contains("[0, 1]"));
     assert!(Tensor::new("x", vec![1.0; 5], 2, 2).is_err());

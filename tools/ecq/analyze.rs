@@ -30,6 +30,9 @@ pub struct Args {
     /// List the methods and exit.
     #[arg(long)]
     list_methods: bool,
+    /// Summarize (tables, verdict, --plot) the JSON lines of an earlier run instead of analyzing.
+    #[arg(long, conflicts_with = "file")]
+    replot: Option<PathBuf>,
     /// Analyze at most this many rows of each tensor (evenly spaced rows; the tensor is renamed
     /// `NAME[rows a of b]` so the sampling shows in every output).
     #[arg(long)]
@@ -67,6 +70,16 @@ pub fn run(a: Args) -> ecq::Result<ExitCode> {
         for m in &methods {
             println!("{:<18} {}", m.name(), m.description());
         }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(p) = &a.replot {
+        let text = std::fs::read_to_string(p).map_err(|e| ecq::Error::io(p, e))?;
+        let records = analyze::parse_records(&text, &p.display().to_string())?;
+        let summary = analyze::summarize(&records);
+        write_plot(&a, &summary, p)?;
+        print_summary(&summary);
+        println!();
+        print_verdict(&summary);
         return Ok(ExitCode::SUCCESS);
     }
     let file = a.file.as_ref().ok_or_else(|| ecq::Error::InvalidArgument("no weights file given".into()))?;
@@ -141,13 +154,7 @@ pub fn run(a: Args) -> ecq::Result<ExitCode> {
         w.flush().map_err(|e| ecq::Error::io(p, e))?;
     }
     let summary = analyze::summarize(&records);
-    if let Some(p) = &a.plot {
-        let title = a.title.clone().unwrap_or_else(|| {
-            format!("{}: SQNR vs size", file.file_name().map_or("weights".into(), |n| n.to_string_lossy()))
-        });
-        let svg = analyze::plot(&summary, &title).to_svg(900, 560)?;
-        std::fs::write(p, svg).map_err(|e| ecq::Error::io(p, e))?;
-    }
+    write_plot(&a, &summary, file)?;
     if !a.json {
         print_stats(&all_stats);
         if a.per_tensor {
@@ -164,6 +171,18 @@ pub fn run(a: Args) -> ecq::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the `--plot` SVG, titled by `--title` or the source file's name.
+fn write_plot(a: &Args, summary: &[Summary], source: &Path) -> ecq::Result<()> {
+    if let Some(p) = &a.plot {
+        let title = a.title.clone().unwrap_or_else(|| {
+            format!("{}: SQNR vs size", source.file_name().map_or("weights".into(), |n| n.to_string_lossy()))
+        });
+        let svg = analyze::plot(summary, &title).to_svg(900, 560)?;
+        std::fs::write(p, svg).map_err(|e| ecq::Error::io(p, e))?;
+    }
+    Ok(())
 }
 
 /// The 2-D float tensors of a safetensors or GGUF file that pass the filters, in file order.
