@@ -98,6 +98,7 @@ pub mod convert;
 mod error;
 mod meta;
 mod read;
+mod stats;
 mod tensor;
 #[cfg(test)]
 mod tests;
@@ -108,6 +109,7 @@ use std::path::Path;
 
 pub use affine::AffineRans;
 pub use error::{ContainerError, Part};
+pub use stats::{FileStats, TensorStats};
 pub use tensor::{Coding, Kind, Payload, StoredSize, Tensor};
 
 use crate::{Error, Result};
