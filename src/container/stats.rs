@@ -71,7 +71,8 @@ impl Container {
             .par_iter()
             .zip(&sizes)
             .map(|(t, s)| {
-                let entropy = t.codes_cpu()?.map(|c| entropy_bits(&histogram(&c)));
+                // `+ 0.0` turns the -0 of a one-symbol histogram into 0.
+                let entropy = t.codes_cpu()?.map(|c| entropy_bits(&histogram(&c)) + 0.0);
                 let n = t.n_weights();
                 Ok(TensorStats {
                     name: t.name().to_string(),
