@@ -7,6 +7,7 @@ use crate::gpu::{GpuContext, KernelPath, PipelineKey};
 use crate::kernels::GpuMatrix;
 use crate::kernels::dequant::{self, Dequant};
 use crate::kernels::gemv::{self, Gemv, GemvKey};
+use crate::kernels::rans_decode;
 use crate::quant::AffineSpec;
 use crate::quant::affine::{SUPPORTED_BITS, SUPPORTED_GROUP_SIZES};
 use crate::rng::Rng;
@@ -118,7 +119,65 @@ pub async fn run_seeded(ctx: &GpuContext, seed: u64, report: &mut dyn FnMut(&Che
             }
         }
     }
+    // rANS decode into the packed layouts: whole-word and any-layout paths, bit-exact.
+    let dec_layouts =
+        [(2u32, 67usize, 256usize, 5usize), (3, 9, 200, 2), (4, 67, 256, 5), (4, 9, 200, 2), (8, 33, 96, 4)];
+    for (bits, rows, cols, rows_per_block) in dec_layouts {
+        let codes = crate::bench::decode::weight_like_codes(rows * cols, bits, &mut rng);
+        let table = crate::rans::FreqTable::from_symbols(&codes, crate::rans::DEFAULT_PROB_BITS)?;
+        let enc = crate::rans::encode(&codes, &table, rows_per_block * cols)?;
+        let row_words = crate::quant::pack::words_for(cols.div_ceil(32) * 32, bits);
+        let layout = rans_decode::CodeLayout { bits, row_len: cols as u32, row_words: row_words as u32 };
+        let mut want = vec![0u32; rows * row_words];
+        for r in 0..rows {
+            crate::quant::pack::pack_into(
+                &codes[r * cols..(r + 1) * cols],
+                bits,
+                &mut want[r * row_words..(r + 1) * row_words],
+            );
+        }
+        let key = rans_decode::key_for(&ctx.caps, &enc, &layout);
+        let got = rans_decode::decode_packed(ctx, "selftest", &enc, &layout).await;
+        push(
+            compare_exact("rans_decode", key.label(), format!("{rows}x{cols} q{bits}"), &adapter, got, &want),
+            &mut out,
+        );
+    }
     Ok(out)
+}
+
+/// Bit-exact comparison: errors count differing words (max_abs_err) and their share (rel_err).
+fn compare_exact(
+    kernel: &str,
+    variant: String,
+    shape: String,
+    adapter: &str,
+    got: Result<Vec<u32>>,
+    want: &[u32],
+) -> Check {
+    let mut c = Check {
+        kernel: kernel.into(),
+        variant,
+        shape,
+        adapter: adapter.into(),
+        max_abs_err: f64::NAN,
+        rel_err: f64::NAN,
+        scaled_err: f64::NAN,
+        ok: false,
+        error: None,
+    };
+    match got {
+        Ok(v) if v.len() == want.len() => {
+            let diff = v.iter().zip(want).filter(|(a, b)| a != b).count();
+            c.max_abs_err = diff as f64;
+            c.rel_err = diff as f64 / want.len().max(1) as f64;
+            c.scaled_err = c.rel_err;
+            c.ok = diff == 0;
+        }
+        Ok(v) => c.error = Some(format!("{} words, expected {}", v.len(), want.len())),
+        Err(e) => c.error = Some(e.to_string()),
+    }
+    c
 }
 
 /// Compares `got` with `want`: against `bound` relative to `scale` per output when given,

@@ -11,6 +11,7 @@ use ecq::kernels::copy::{CopyKey, CopyKind};
 use ecq::kernels::dequant::DequantKey;
 use ecq::kernels::embed::EmbedKey;
 use ecq::kernels::gemv::GemvKey;
+use ecq::kernels::rans_decode::RansDecodeKey;
 use ecq::kernels::rmsnorm::RmsNormKey;
 use ecq::kernels::rope::RopeKey;
 use ecq::kernels::swiglu::SwiGluKey;
@@ -121,6 +122,19 @@ fn dequant_and_copy_variants_translate_to_every_backend() {
 }
 
 #[test]
+fn rans_decode_variants_translate_to_every_backend() {
+    let mut keys = vec![];
+    for subgroups in [false, true] {
+        for table_shared in [false, true] {
+            for fast_bits in [0, 2, 4, 8] {
+                keys.push(RansDecodeKey { subgroups, table_shared, fast_bits, groups: 4 });
+            }
+        }
+    }
+    assert_eq!(check_all(keys), 16);
+}
+
+#[test]
 fn transformer_kernel_variants_translate_to_every_backend() {
     check_all([64, 128, 256].map(|wg_size| RmsNormKey { wg_size }));
     check_all([64, 256].map(|wg_size| ArgmaxKey { wg_size }));
@@ -140,7 +154,7 @@ fn every_registered_file_is_used() {
     // Each file is either a root of some variant above or included by one.
     for (name, text) in SOURCES {
         let roots = ["rmsnorm", "rope", "attention", "swiglu", "add", "embed", "argmax"];
-        let used_as_root = ["gemv.wgsl", "dequant.wgsl", "copy.wgsl"].contains(name)
+        let used_as_root = ["gemv.wgsl", "dequant.wgsl", "copy.wgsl", "rans_decode.wgsl"].contains(name)
             || roots.iter().any(|r| *name == format!("{r}.wgsl"));
         let included = SOURCES.iter().any(|(_, t)| t.contains(&format!("#include \"{name}\"")));
         assert!(used_as_root || included, "{name} is registered but never compiled");

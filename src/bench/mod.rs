@@ -1,6 +1,7 @@
 //! GPU benchmarks: timestamp-timed runs (warm-up, median), bandwidth of the bytes that must move,
 //! and the copy roofline measured on the same device in the same run. Benchmarks are not tests.
 
+pub mod decode;
 pub mod gemv;
 
 use serde::Serialize;

@@ -5,7 +5,7 @@
 //!
 //! - `#include "file.wgsl"`: splices another registered file in (each file at most once).
 //! - `#if NAME`, `#if !NAME`, `#elif NAME`, `#else`, `#endif`: keep or drop lines by boolean flags;
-//!   `#if NAME == 4` compares an integer define.
+//!   `#if NAME == 4` and `#if NAME != 4` compare an integer define.
 //! - `#for I in 0..N` ... `#endfor`: repeats the lines with the whole word `I` replaced by `0u`,
 //!   `1u`, ... (`N` an integer or integer define). Loops over private arrays must be unrolled this
 //!   way: drivers do not reliably unroll naga's loops, and a dynamically indexed private array
@@ -25,6 +25,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("dequant.wgsl", include_str!("../../wgsl/dequant.wgsl")),
     ("gemv.wgsl", include_str!("../../wgsl/gemv.wgsl")),
     ("copy.wgsl", include_str!("../../wgsl/copy.wgsl")),
+    ("rans_decode.wgsl", include_str!("../../wgsl/rans_decode.wgsl")),
     ("step.wgsl", include_str!("../../wgsl/step.wgsl")),
     ("rmsnorm.wgsl", include_str!("../../wgsl/rmsnorm.wgsl")),
     ("rope.wgsl", include_str!("../../wgsl/rope.wgsl")),
@@ -78,13 +79,15 @@ impl Defines {
     fn eval(&self, cond: &str, file: &str, line: usize) -> Result<bool> {
         let err = |m: String| Error::InvalidArgument(format!("{file}:{line}: {m}"));
         let cond = cond.trim();
-        if let Some((name, value)) = cond.split_once("==") {
-            let (name, value) = (name.trim(), value.trim());
-            let want: u32 = value.parse().map_err(|_| err(format!("`{value}` is not an integer")))?;
-            return match self.0.get(name) {
-                Some(Define::U32(v)) => Ok(*v == want),
-                _ => Err(err(format!("`{name}` is not an integer define"))),
-            };
+        for (op, eq) in [("!=", false), ("==", true)] {
+            if let Some((name, value)) = cond.split_once(op) {
+                let (name, value) = (name.trim(), value.trim());
+                let want: u32 = value.parse().map_err(|_| err(format!("`{value}` is not an integer")))?;
+                return match self.0.get(name) {
+                    Some(Define::U32(v)) => Ok((*v == want) == eq),
+                    _ => Err(err(format!("`{name}` is not an integer define"))),
+                };
+            }
         }
         let (neg, name) = match cond.strip_prefix('!') {
             Some(n) => (true, n.trim()),
@@ -288,13 +291,14 @@ mod tests {
 
     #[test]
     fn conditionals_select_lines() {
-        let text = "a\n#if F16\nb\n#elif BITS == 4\nc\n#else\nd\n#endif\n#if !F16\ne\n#endif\n";
+        let text =
+            "a\n#if F16\nb\n#elif BITS == 4\nc\n#else\nd\n#endif\n#if !F16\ne\n#endif\n#if BITS != 4\nf\n#endif\n";
         let d = Defines::new().flag("F16", false).int("BITS", 4);
         assert_eq!(run(text, &d).unwrap(), "a\nc\ne\n");
         let d = Defines::new().flag("F16", true).int("BITS", 4);
         assert_eq!(run(text, &d).unwrap(), "a\nb\n");
         let d = Defines::new().flag("F16", false).int("BITS", 8);
-        assert_eq!(run(text, &d).unwrap(), "a\nd\ne\n");
+        assert_eq!(run(text, &d).unwrap(), "a\nd\ne\nf\n");
     }
 
     #[test]

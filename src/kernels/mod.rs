@@ -8,6 +8,7 @@ pub mod copy;
 pub mod dequant;
 pub mod embed;
 pub mod gemv;
+pub mod rans_decode;
 pub mod rmsnorm;
 pub mod rope;
 pub mod swiglu;

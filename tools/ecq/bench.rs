@@ -16,6 +16,8 @@ pub enum Command {
     Gemv(GemvArgs),
     /// The copy and read-only bandwidth ceilings.
     Roofline(CommonArgs),
+    /// GPU rANS decode of weight-like codes into the packed GEMV layout, in symbols/s.
+    Decode(DecodeArgs),
 }
 
 /// Options every benchmark takes.
@@ -30,6 +32,20 @@ pub struct CommonArgs {
     /// Working set to rotate weight copies through, MiB (default: 256 on GPUs, 64 on CPU adapters).
     #[arg(long)]
     rotate_mib: Option<u64>,
+}
+
+/// Options of `ecq bench decode`.
+#[derive(clap::Args)]
+pub struct DecodeArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Shapes ROWSxCOLS of the coded matrices (default: 4096x14336 and 32768x8192, 59M and 268M
+    /// symbols; 1536x576 and 4096x4096 with --quick).
+    #[arg(long, value_delimiter = ',')]
+    shapes: Vec<String>,
+    /// Code widths, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "4")]
+    bits: Vec<u32>,
 }
 
 /// Options of `ecq bench gemv`.
@@ -55,6 +71,7 @@ pub fn run(c: Command) -> ecq::Result<ExitCode> {
     let ctx = crate::gpu()?;
     match c {
         Command::Gemv(a) => gemv(&ctx, a),
+        Command::Decode(a) => decode(&ctx, a),
         Command::Roofline(a) => {
             let r = roofline(&ctx, &a)?;
             if a.json {
@@ -151,6 +168,58 @@ fn gemv(ctx: &GpuContext, a: GemvArgs) -> ecq::Result<ExitCode> {
             .collect();
         println!("copy roofline {:.1} GB/s on {}", roof.copy_gbps, ctx.caps.adapter_name);
         table::print(&["shape", "format", "batch", "us", "GB/s", "of copy", "copies", "variant"], &cells);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn decode(ctx: &GpuContext, a: DecodeArgs) -> ecq::Result<ExitCode> {
+    let shapes = if !a.shapes.is_empty() {
+        a.shapes.iter().map(|s| parse_shape(s)).collect::<ecq::Result<Vec<_>>>()?
+    } else if a.common.quick {
+        vec![(1536, 576), (4096, 4096)]
+    } else {
+        vec![(4096, 14336), (32768, 8192)]
+    };
+    let timing = Timing::new(a.common.quick);
+    let roof = roofline(ctx, &a.common)?;
+    let mut rows = Vec::new();
+    for &(r, c) in &shapes {
+        for &bits in &a.bits {
+            let res = pollster::block_on(bench::decode::measure(ctx, r, c, bits, timing, &roof))?;
+            if a.common.json {
+                println!("{}", serde_json::to_string(&res).expect("serializes"));
+            }
+            rows.push((format!("{r}x{c}"), res));
+        }
+    }
+    if !a.common.json {
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|(shape, r)| {
+                vec![
+                    shape.clone(),
+                    r.bits.to_string(),
+                    format!("{:.3}", r.entropy_bits),
+                    format!("{:.3}", r.coded_bits_per_symbol),
+                    format!("{:.1}", r.us),
+                    format!("{:.1}", r.gsym_per_s),
+                    format!("{:.1}", r.gbps),
+                    format!("{:.1}%", 100.0 * r.ratio_to_copy),
+                    format!("{:.3}", r.symbols_per_byte),
+                    r.variant.clone(),
+                ]
+            })
+            .collect();
+        println!(
+            "copy roofline {:.1} GB/s on {}; fused decode breaks even at {:.2} symbols per byte/s",
+            roof.copy_gbps,
+            ctx.caps.adapter_name,
+            bench::decode::BREAK_EVEN_SYMBOLS_PER_BYTE
+        );
+        table::print(
+            &["shape", "bits", "entropy", "coded b/s", "us", "Gsym/s", "GB/s", "of copy", "sym/B", "variant"],
+            &cells,
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

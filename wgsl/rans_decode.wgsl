@@ -1,0 +1,226 @@
+// rans_decode.wgsl: interleaved rANS decode (the format of src/rans, 32 lanes per block sharing
+// one stream of 16-bit words) into the packed code layout the GEMV reads.
+//
+// Text variants (preprocessor):
+//   SUBGROUPS     word offsets from a subgroup ballot + popcount (subgroups of >= 32 lanes);
+//                 otherwise each lane ORs its bit into a workgroup-memory mask (one barrier per
+//                 step; masks rotate over three slots so a slot is cleared two steps before reuse)
+//   TABLE_SHARED  the decode table is copied into workgroup memory once per workgroup
+//   FAST_BITS     2, 4 or 8: every 32-symbol step is 32 codes of one row starting on a word, so
+//                 lanes OR their codes into whole words and write them; 0: any layout (3-bit
+//                 codes, rows that are not a multiple of 32 long) through atomicOr into a zeroed
+//                 output
+// Tunables (override constants): GROUPS (32-lane decoders per workgroup).
+//
+// Safety on any input: the step loop is bounded by the block length, word reads are checked
+// against the block's range (reads past it return 0), and a block that over-reads or does not
+// end in the initial state with all its words consumed is counted in `status`.
+
+#if SUBGROUPS
+enable subgroups;
+#endif
+#include "common.wgsl"
+
+struct Params {
+    n_symbols: u32,
+    block_len: u32,
+    n_blocks: u32,
+    prob_bits: u32,
+    row_len: u32,       // symbols per output row
+    row_words: u32,     // u32 words per packed output row
+    bits: u32,          // code width in the output
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> table: array<u32>;
+@group(0) @binding(2) var<storage, read> states: array<u32>;
+@group(0) @binding(3) var<storage, read> offsets: array<u32>;
+@group(0) @binding(4) var<storage, read> words: array<u32>;
+#if FAST_BITS == 0
+@group(0) @binding(5) var<storage, read_write> out: array<atomic<u32>>;
+#else
+@group(0) @binding(5) var<storage, read_write> out: array<u32>;
+#endif
+// [0]: blocks that failed their end-of-stream check, [1]: the lowest such block.
+@group(0) @binding(6) var<storage, read_write> status: array<atomic<u32>, 2>;
+
+override GROUPS: u32 = 4u;
+
+const STATE_LOWER: u32 = 65536u;
+
+#if TABLE_SHARED
+var<workgroup> tbl: array<u32, 4096>;
+#endif
+#if !SUBGROUPS
+// Per 32-lane group and step slot (three slots): the lanes that need a word, and the step's
+// packed output words (at most 8: 32 codes of 8 bits).
+var<workgroup> masks: array<atomic<u32>, 3 * GROUPS>;
+var<workgroup> packed: array<atomic<u32>, 24 * GROUPS>;
+var<workgroup> bad_groups: array<atomic<u32>, GROUPS>;
+#endif
+
+fn table_at(slot: u32) -> u32 {
+#if TABLE_SHARED
+    return tbl[slot];
+#else
+    return table[slot];
+#endif
+}
+
+// 16-bit word `w` of the stream; 0 (and `ok` false) outside [0, end).
+fn read_word(w: u32, end: u32, ok: ptr<function, bool>) -> u32 {
+    if (w >= end) {
+        *ok = false;
+        return 0u;
+    }
+    return (words[w >> 1u] >> ((w & 1u) * 16u)) & 0xFFFFu;
+}
+
+#if FAST_BITS == 0
+// Codes at arbitrary bit positions: OR into the zeroed output (a 3-bit code may span two words).
+fn put_code(index: u32, code: u32) {
+    let row = index / params.row_len;
+    let bit = (index % params.row_len) * params.bits;
+    let w = row * params.row_words + (bit >> 5u);
+    let s = bit & 31u;
+    atomicOr(&out[w], code << s);
+    if (s + params.bits > 32u) {
+        atomicOr(&out[w + 1u], code >> (32u - s));
+    }
+}
+#endif
+
+@compute @workgroup_size(32 * GROUPS)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+#if SUBGROUPS
+    @builtin(subgroup_invocation_id) sg_lane: u32,
+#endif
+) {
+#if TABLE_SHARED
+    let m = 1u << params.prob_bits;
+    for (var i = li; i < m; i += 32u * GROUPS) {
+        tbl[i] = table[i];
+    }
+    workgroupBarrier();
+#endif
+    let lane = li & 31u;
+    let group = li >> 5u;
+#if !SUBGROUPS
+    // Workgroup memory is not zero-initialized (the pipeline skips it): clear the step slots.
+    // `u` counts steps across blocks, so the slot rotation never restarts.
+    if (lane < 24u) {
+        atomicStore(&packed[group * 24u + lane], 0u);
+    }
+    if (lane < 3u) {
+        atomicStore(&masks[group * 3u + lane], 0u);
+    }
+    if (lane == 0u) {
+        atomicStore(&bad_groups[group], 0u);
+    }
+    workgroupBarrier();
+    var u = 0u;
+#endif
+    let mask = (1u << params.prob_bits) - 1u;
+    let n_wg = nwg.x * nwg.y;
+    // Workgroups loop over many blocks so the table is loaded once per workgroup. The loop
+    // bounds depend only on the workgroup and on uniforms: barriers below stay uniform.
+    for (var blk = flat_workgroup(wid, nwg) * GROUPS; blk < params.n_blocks; blk += n_wg * GROUPS) {
+        let b = blk + group;
+        let live = b < params.n_blocks;
+        let bb = min(b, params.n_blocks - 1u);
+        let start = bb * params.block_len;
+        let len = select(0u, min(params.block_len, params.n_symbols - start), live);
+        var x = states[bb * 32u + lane];
+        var cur = offsets[bb];
+        let end = offsets[bb + 1u];
+        var ok = x >= STATE_LOWER;
+        let steps = (params.block_len + 31u) / 32u;
+        for (var t = 0u; t < steps; t++) {
+            let i = t * 32u + lane;
+            let in_block = i < len;
+            var sym = 0u;
+            if (in_block) {
+                let slot = x & mask;
+                let e = table_at(slot);
+                sym = e & 0xFFu;
+                x = (((e >> 8u) & 0xFFFu) + 1u) * (x >> params.prob_bits) + slot - (e >> 20u);
+            }
+            let need = in_block && x < STATE_LOWER;
+#if SUBGROUPS
+            // This lane's 32-lane group within a subgroup of 32, 64 or 128.
+            let ballot = subgroupBallot(need)[sg_lane >> 5u];
+#else
+            let k = group * 3u + u % 3u;
+            if (need) {
+                atomicOr(&masks[k], 1u << lane);
+            }
+#if FAST_BITS != 0
+            atomicOr(&packed[k * 8u + ((lane * FAST_BITS) >> 5u)], sym << ((lane * FAST_BITS) & 31u));
+#endif
+            workgroupBarrier();
+            let ballot = atomicLoad(&masks[k]);
+#endif
+            let before = countOneBits(ballot & ((1u << lane) - 1u));
+            let total = countOneBits(ballot);
+            if (need) {
+                x = (x << 16u) | read_word(cur + before, end, &ok);
+            }
+            cur += total;
+#if FAST_BITS == 0
+            if (in_block) {
+                put_code(start + i, sym);
+            }
+#else
+            // The step's 32 codes are whole words of one row: OR each word's codes together.
+#if SUBGROUPS
+            var v = sym << ((lane * FAST_BITS) & 31u);
+            for (var s = 1u; s < 32u / FAST_BITS; s <<= 1u) {
+                v |= subgroupShuffleXor(v, s);
+            }
+#else
+            let v = atomicLoad(&packed[k * 8u + ((lane * FAST_BITS) >> 5u)]);
+#endif
+            if (live && t * 32u < len && ((lane * FAST_BITS) & 31u) == 0u) {
+                let s0 = start + t * 32u;
+                let row = s0 / params.row_len;
+                let w0 = row * params.row_words + ((s0 % params.row_len) * FAST_BITS >> 5u);
+                out[w0 + ((lane * FAST_BITS) >> 5u)] = v;
+            }
+#endif
+#if !SUBGROUPS
+            // Slot (u + 2) % 3 was read in step u - 1, which every lane finished before this
+            // step's barrier, and is written again in step u + 2, which no lane reaches before
+            // the next barrier: clear it now.
+            if (lane < 8u) {
+                atomicStore(&packed[(group * 3u + (u + 2u) % 3u) * 8u + lane], 0u);
+            }
+            if (lane == 0u) {
+                atomicStore(&masks[group * 3u + (u + 2u) % 3u], 0u);
+            }
+            u++;
+#endif
+        }
+        let bad = live && !(ok && x == STATE_LOWER && cur == end);
+#if SUBGROUPS
+        let any_bad = subgroupBallot(bad)[sg_lane >> 5u] != 0u;
+#else
+        if (bad) {
+            atomicOr(&bad_groups[group], 1u);
+        }
+        workgroupBarrier();
+        let any_bad = atomicLoad(&bad_groups[group]) != 0u;
+        workgroupBarrier();
+        if (lane == 0u) {
+            atomicStore(&bad_groups[group], 0u);
+        }
+#endif
+        if (any_bad && lane == 0u) {
+            atomicAdd(&status[0], 1u);
+            atomicMin(&status[1], b);
+        }
+    }
+}
