@@ -1,11 +1,15 @@
 //! The `.ecq` container through the public API and the CLI: random corruption never panics and
-//! never decodes wrongly, truncation names the tensor, and `ecq compress | inspect | verify`
-//! behave as documented.
+//! never decodes wrongly, truncation names the tensor, the GPU decodes every stream exactly like
+//! the CPU, and `ecq compress | inspect | verify` behave as documented. GPU tests need an adapter
+//! (lavapipe will do) and fail without one.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ecq::container::{Coding, Container, ContainerError, Tensor};
+use ecq::container::{Coding, Container, ContainerError, Payload, Tensor};
+use ecq::kernels::rans_decode::{CodeLayout, decode_packed};
 use ecq::quant::{AffineSpec, quantize};
 use ecq::rng::Rng;
 use ecq::weights::Matrix;
@@ -101,6 +105,41 @@ fn truncation_at_every_array_boundary_names_the_tensor() {
     }
 }
 
+#[test]
+fn gpu_decodes_every_stream_exactly_like_the_cpu() {
+    let fixture = ecq::container::convert::from_safetensors(
+        ecq::io::DEMO_FIXTURE,
+        Path::new("fixture"),
+        ecq::container::convert::Options::default(),
+        &|_| {},
+    )
+    .unwrap()
+    .container;
+    for ctx in [common::gpu(), common::gpu_fallback()] {
+        let mut streams = 0;
+        for c in [&sample(), &fixture] {
+            for t in c.tensors() {
+                let Payload::AffineRans(r) = t.payload() else { continue };
+                let enc = r.stream();
+                // One code per byte, as `ecq verify` compares.
+                let words = pollster::block_on(decode_packed(&ctx, t.name(), enc, &CodeLayout::bytes())).unwrap();
+                let mut gpu: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+                gpu.truncate(enc.n_symbols());
+                assert_eq!(gpu, t.codes_cpu().unwrap().unwrap(), "{} on {}", t.name(), ctx.caps.adapter_name);
+                t.check_codes(&gpu, "GPU").unwrap();
+                // The packed rows a GEMV reads.
+                let Matrix::Affine(m) = t.decode_cpu().unwrap() else { panic!("affine") };
+                let layout =
+                    CodeLayout { bits: m.spec.bits, row_len: m.cols as u32, row_words: m.words_per_row() as u32 };
+                let packed = pollster::block_on(decode_packed(&ctx, t.name(), enc, &layout)).unwrap();
+                assert_eq!(packed, m.codes, "{} packed", t.name());
+                streams += 1;
+            }
+        }
+        assert_eq!(streams, 8);
+    }
+}
+
 // ---- the CLI ----
 
 fn ecq(args: &[&str]) -> std::process::Output {
@@ -160,9 +199,16 @@ fn compress_inspect_verify_the_fixture() {
     let o = ecq(&["inspect", s(&out)]);
     assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("encoder.layer.0.output.dense.weight"));
 
+    // On the CPU and the GPU (an adapter is required: this fails without one).
     let o = ecq(&["verify", s(&out)]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("6 tensors bit-exact"));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("6 tensors bit-exact") && stdout.contains("GPU") && stdout.contains("6 rANS streams"),
+        "{stdout}"
+    );
+    let o = ecq(&["verify", s(&out), "--cpu-only"]);
+    assert!(o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("GPU"));
 }
 
 #[test]
@@ -183,7 +229,7 @@ fn verify_reports_each_corrupted_tensor_on_one_line_and_fails() {
         bytes[a] ^= 0x40;
     }
     std::fs::write(&out, &bytes).unwrap();
-    let o = ecq(&["verify", s(&out)]);
+    let o = ecq(&["verify", s(&out), "--cpu-only"]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     let lines: Vec<&str> = err.lines().collect();
