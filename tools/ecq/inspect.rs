@@ -1,5 +1,6 @@
 //! `ecq inspect FILE`: per tensor, the entropy of the codes against what is stored.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -22,10 +23,12 @@ pub fn run(a: Args) -> ecq::Result<ExitCode> {
     let c = Container::open(&a.file)?;
     let (rows, total) = c.stats()?;
     if a.json {
-        for r in &rows {
-            println!("{}", serde_json::to_string(r).expect("stats serialize"));
+        // Through a locked handle: `ecq inspect --json | head` ends with an error, not a panic.
+        let mut out = std::io::stdout().lock();
+        let lines = rows.iter().map(|r| serde_json::to_string(r)).chain([serde_json::to_string(&total)]);
+        for line in lines {
+            writeln!(out, "{}", line.expect("stats serialize")).map_err(|e| ecq::Error::io("stdout", e))?;
         }
-        println!("{}", serde_json::to_string(&total).expect("stats serialize"));
         return Ok(ExitCode::SUCCESS);
     }
     let f = |v: f64| format!("{v:.3}");
