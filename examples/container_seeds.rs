@@ -25,6 +25,10 @@ fn main() -> ecq::Result<()> {
         Tensor::f16("emb", vec![2, 3], rng.weights(6, 1.0).into_iter().map(f16::from_f32).collect())?,
         Tensor::f32("s", vec![], vec![1.0])?,
     ]);
+    // Symmetric groups (Q4_0-like: bias = -8 * scale): the biases are implied, not stored.
+    let mut sym = quantize("s", &rng.weights(3 * 64, 0.05), 3, 64, AffineSpec::new(4, 32)?)?;
+    sym.biases = sym.scales.iter().map(|s| f16::from_f32(-8.0 * s.to_f32())).collect();
+    seeds.push(vec![Tensor::affine("sym", sym.clone(), Coding::Rans)?, Tensor::affine("symp", sym, Coding::Packed)?]);
     // A constant matrix: a one-symbol table and no rANS words.
     let zeros = quantize("z", &[0.5; 64], 2, 32, AffineSpec::new(4, 32)?)?;
     seeds.push(vec![Tensor::affine("z", zeros, Coding::Rans)?]);

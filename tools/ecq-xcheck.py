@@ -114,7 +114,14 @@ def check(path, max_symbols):
             else:
                 dtype, (r, wpr), b = arr[name + ".codes"]
                 codes = unpack(u32s(b), e["bits"], cols, rows, wpr)
-            body = codes + arr[name + ".scales"][2] + arr[name + ".biases"][2]
+            scales = arr[name + ".scales"][2]
+            if e.get("symmetric", False):
+                k = -(1 << (e["bits"] - 1))
+                n = len(scales) // 2
+                biases = struct.pack(f"<{n}e", *(k * s for s in struct.unpack(f"<{n}e", scales)))
+            else:
+                biases = arr[name + ".biases"][2]
+            body = codes + scales + biases
         else:
             fmt, body = kind, arr[name + ".data"][2]
         digest = xxhash.xxh64(f"{fmt} {'x'.join(map(str, shape))}\n".encode() + body).hexdigest()

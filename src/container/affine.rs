@@ -42,14 +42,32 @@ impl Geometry {
         Ok(Geometry { spec, rows, cols, groups, words_per_row })
     }
 
-    /// The scales and biases arrays: f16, `rows x groups`.
-    pub(crate) fn scale_arrays(&self) -> [ArraySpec; 2] {
-        [Part::Scales, Part::Biases].map(|part| ArraySpec {
-            part,
-            dtype: Dtype::F16,
-            shape: vec![self.rows, self.groups],
-        })
+    /// The scales and (unless symmetric) biases arrays: f16, `rows x groups`.
+    pub(crate) fn scale_arrays(&self, symmetric: bool) -> Vec<ArraySpec> {
+        let parts: &[Part] = if symmetric { &[Part::Scales] } else { &[Part::Scales, Part::Biases] };
+        parts.iter().map(|&part| ArraySpec { part, dtype: Dtype::F16, shape: vec![self.rows, self.groups] }).collect()
     }
+}
+
+/// The bias a symmetric group has: `-2^(bits-1) * scale`, computed in f32 (exact) and rounded to
+/// f16 (exact unless it overflows). Q4_0 and Q8_0 imports have these biases.
+fn symmetric_bias(bits: u32, scale: f16) -> f16 {
+    f16::from_f32(-((1u32 << (bits - 1)) as f32) * scale.to_f32())
+}
+
+/// Are all biases the symmetric ones of their scales (bit for bit, and finite)? Then they are
+/// not stored.
+pub(crate) fn is_symmetric(bits: u32, scales: &[f16], biases: &[f16]) -> bool {
+    scales.len() == biases.len()
+        && scales.iter().zip(biases).all(|(&s, &b)| {
+            let implied = symmetric_bias(bits, s);
+            implied.is_finite() && implied.to_bits() == b.to_bits()
+        })
+}
+
+/// The biases of symmetric groups.
+pub(crate) fn symmetric_biases(bits: u32, scales: &[f16]) -> Vec<f16> {
+    scales.iter().map(|&s| symmetric_bias(bits, s)).collect()
 }
 
 /// Affine codes coded with rANS: one symbol per code, row-major, padding excluded, in blocks of

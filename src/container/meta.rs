@@ -67,6 +67,8 @@ pub(crate) enum Entry {
         shape: Vec<usize>,
         bits: u32,
         group_size: u32,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        symmetric: bool,
         prob_bits: u32,
         freqs: Vec<u32>,
         block_rows: usize,
@@ -74,7 +76,14 @@ pub(crate) enum Entry {
         checksum: Hex64,
     },
     /// Packed affine codes.
-    Affine { shape: Vec<usize>, bits: u32, group_size: u32, checksum: Hex64 },
+    Affine {
+        shape: Vec<usize>,
+        bits: u32,
+        group_size: u32,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        symmetric: bool,
+        checksum: Hex64,
+    },
     /// Raw f16 values.
     F16 { shape: Vec<usize>, checksum: Hex64 },
     /// Raw f32 values.
@@ -117,7 +126,7 @@ impl Entry {
     pub(crate) fn arrays(&self, name: &str) -> Result<Vec<ArraySpec>, ContainerError> {
         let arr = |part, dtype, shape| ArraySpec { part, dtype, shape };
         Ok(match self {
-            Entry::AffineRans { shape, bits, group_size, block_rows, num_words, .. } => {
+            Entry::AffineRans { shape, bits, group_size, symmetric, block_rows, num_words, .. } => {
                 let g = super::affine::Geometry::new(name, shape, *bits, *group_size)?;
                 let bad = |msg: String| ContainerError::tensor_part(name, Part::Metadata, msg);
                 if *block_rows == 0 || *block_rows > g.rows {
@@ -129,13 +138,13 @@ impl Entry {
                     arr(Part::Offsets, Dtype::U32, vec![n_blocks + 1]),
                     arr(Part::Words, Dtype::U32, vec![(*num_words as usize).div_ceil(2)]),
                 ];
-                v.extend(g.scale_arrays());
+                v.extend(g.scale_arrays(*symmetric));
                 v
             }
-            Entry::Affine { shape, bits, group_size, .. } => {
+            Entry::Affine { shape, bits, group_size, symmetric, .. } => {
                 let g = super::affine::Geometry::new(name, shape, *bits, *group_size)?;
                 let mut v = vec![arr(Part::Codes, Dtype::U32, vec![g.rows, g.words_per_row])];
-                v.extend(g.scale_arrays());
+                v.extend(g.scale_arrays(*symmetric));
                 v
             }
             Entry::F16 { shape, .. } => vec![arr(Part::Data, Dtype::F16, shape.clone())],
@@ -150,10 +159,17 @@ mod tests {
 
     #[test]
     fn entries_are_tagged_by_kind_and_strict() {
-        let e = Entry::Affine { shape: vec![2, 64], bits: 4, group_size: 64, checksum: Hex64(0xab) };
+        let e = Entry::Affine { shape: vec![2, 64], bits: 4, group_size: 64, symmetric: false, checksum: Hex64(0xab) };
         let s = serde_json::to_string(&e).unwrap();
         assert_eq!(s, r#"{"kind":"affine","shape":[2,64],"bits":4,"group_size":64,"checksum":"00000000000000ab"}"#);
         assert_eq!(serde_json::from_str::<Entry>(&s).unwrap(), e);
+        // `symmetric` is written only when true, and read either way.
+        let sym = Entry::Affine { shape: vec![2, 64], bits: 4, group_size: 64, symmetric: true, checksum: Hex64(0xab) };
+        let t = serde_json::to_string(&sym).unwrap();
+        assert!(t.contains(r#""group_size":64,"symmetric":true,"#), "{t}");
+        assert_eq!(serde_json::from_str::<Entry>(&t).unwrap(), sym);
+        let f = s.replace(r#""group_size":64,"#, r#""group_size":64,"symmetric":false,"#);
+        assert_eq!(serde_json::from_str::<Entry>(&f).unwrap(), e);
         let f = r#"{"kind":"f16","shape":[3],"checksum":"0123456789abcdef"}"#;
         assert!(matches!(serde_json::from_str::<Entry>(f).unwrap(), Entry::F16 { .. }));
         for bad in [

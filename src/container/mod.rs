@@ -28,7 +28,8 @@
 //! | `affine-rans` | `states` | U32 | `[n_blocks, 32]` | rANS final states, lane-minor |
 //! | | `offsets` | U32 | `[n_blocks + 1]` | block word offsets (16-bit units) |
 //! | | `words` | U32 | `[ceil(num_words / 2)]` | 16-bit words, two per u32 |
-//! | | `scales`, `biases` | F16 | `[rows, groups]` | affine scale and bias per group |
+//! | | `scales` | F16 | `[rows, groups]` | affine scale per group |
+//! | | `biases` | F16 | `[rows, groups]` | affine bias per group; absent when `symmetric` |
 //! | `affine` | `codes` | U32 | `[rows, words_per_row]` | packed codes ([`crate::quant::pack`]) |
 //! | | `scales`, `biases` | F16 | `[rows, groups]` | as above |
 //! | `f16` | `data` | F16 | `shape` | raw values, row-major |
@@ -40,7 +41,10 @@
 //! - `affine` (group-wise affine codes, `w = scale * q + bias`, [`crate::quant::affine`]):
 //!   `bits` (2, 3, 4, 8), `group_size` (32, 64, 128); `shape = [rows, cols]`, both `>= 1`.
 //!   Padding bits past the `cols` codes of a row are zero. `words_per_row` is
-//!   `ceil(groups * group_size * bits / 32)`.
+//!   `ceil(groups * group_size * bits / 32)`. Optional `symmetric` (default `false`): when
+//!   `true` there is no `biases` array and every bias is `-2^(bits-1) * scale`, computed in f32
+//!   (exact) and rounded to f16 (ggml's Q4_0 / Q8_0 `w = d * (q - 2^(bits-1))`). Writers set it
+//!   only when every stored bias is finite and equal to that, bit for bit.
 //! - `affine-rans`: the fields of `affine`, plus the rANS stream of the codes: `prob_bits`
 //!   (10..=12), `freqs` (the frequency table: `1..=2^bits` integers summing to `2^prob_bits`),
 //!   `block_rows` (`1..=rows`) and `num_words`. The symbols are the `rows * cols` codes in
@@ -64,7 +68,7 @@
 //!   both affine kinds, else `f16` / `f32`; dims in decimal joined by `x` (`q4g64 576x1536\n`,
 //!   `f32 576\n`, and `f32 \n` for a scalar);
 //! - affine kinds: the `rows * cols` codes as one byte each, row-major, padding excluded, then the
-//!   scales, then the biases (f16 little-endian, row-major);
+//!   scales, then the biases, stored or implied (f16 little-endian, row-major);
 //! - `f16`, `f32`: the values, little-endian, row-major.
 //!
 //! It covers everything the decoded values depend on (format, shape, codes, scales), and is the

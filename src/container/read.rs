@@ -6,7 +6,7 @@ use half::f16;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::affine::{AffineRans, Geometry, nonzero_padding_row};
+use super::affine::{AffineRans, Geometry, nonzero_padding_row, symmetric_biases};
 use super::error::{ContainerError, Part};
 use super::meta::{Dtype, Entry};
 use super::tensor::{Payload, Tensor};
@@ -122,7 +122,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Vec<Tensor>, ContainerError> {
         let spec = expected[t]
             .iter()
             .find(|s| s.part == part)
-            .ok_or_else(|| bad(format!("{} tensors have no `{part}` array", entries[t].kind())))?;
+            .ok_or_else(|| bad(format!("a {} entry like this one has no `{part}` array", entries[t].kind())))?;
         let info: ArrayInfo = serde_json::from_value(v).map_err(|e| bad(format!("invalid array header: {e}")))?;
         if Dtype::parse(&info.dtype) != Some(spec.dtype) || info.shape != spec.shape {
             return Err(bad(format!(
@@ -199,13 +199,20 @@ fn f16s(b: &[u8]) -> Vec<f16> {
     b.chunks_exact(2).map(|c| f16::from_le_bytes([c[0], c[1]])).collect()
 }
 
+/// Scales, and the biases stored or implied by them.
+fn scales_biases(bits: u32, symmetric: bool, arrays: &HashMap<Part, &[u8]>) -> (Vec<f16>, Vec<f16>) {
+    let scales = f16s(arrays[&Part::Scales]);
+    let biases = if symmetric { symmetric_biases(bits, &scales) } else { f16s(arrays[&Part::Biases]) };
+    (scales, biases)
+}
+
 /// Builds one tensor from its validated entry and arrays (present, with exact sizes).
 fn build(name: String, entry: Entry, arrays: &HashMap<Part, &[u8]>) -> Result<Tensor, ContainerError> {
     let get = |p: Part| arrays[&p];
     let shape = entry.shape().to_vec();
     let checksum = entry.checksum();
     let payload = match entry {
-        Entry::AffineRans { bits, group_size, prob_bits, freqs, block_rows, num_words, .. } => {
+        Entry::AffineRans { bits, group_size, symmetric, prob_bits, freqs, block_rows, num_words, .. } => {
             let g = Geometry::new(&name, &shape, bits, group_size)?;
             let rans = |e| ContainerError::rans(&name, e);
             let table = FreqTable::new(prob_bits, freqs).map_err(rans)?;
@@ -229,25 +236,27 @@ fn build(name: String, entry: Entry, arrays: &HashMap<Part, &[u8]>) -> Result<Te
                 num_words,
             )
             .map_err(rans)?;
+            let (scales, biases) = scales_biases(bits, symmetric, arrays);
             Payload::AffineRans(AffineRans {
                 spec: g.spec,
                 rows: g.rows,
                 cols: g.cols,
                 block_rows,
                 stream,
-                scales: f16s(get(Part::Scales)),
-                biases: f16s(get(Part::Biases)),
+                scales,
+                biases,
             })
         }
-        Entry::Affine { bits, group_size, .. } => {
+        Entry::Affine { bits, group_size, symmetric, .. } => {
             let g = Geometry::new(&name, &shape, bits, group_size)?;
+            let (scales, biases) = scales_biases(bits, symmetric, arrays);
             let m = QuantizedMatrix {
                 spec: g.spec,
                 rows: g.rows,
                 cols: g.cols,
                 codes: u32s(get(Part::Codes)),
-                scales: f16s(get(Part::Scales)),
-                biases: f16s(get(Part::Biases)),
+                scales,
+                biases,
             };
             if let Some(r) = nonzero_padding_row(&m) {
                 return Err(ContainerError::tensor_part(

@@ -2,7 +2,7 @@
 
 use half::f16;
 
-use super::affine::{AffineRans, nonzero_padding_row, unpack_codes};
+use super::affine::{AffineRans, is_symmetric, nonzero_padding_row, unpack_codes};
 use super::checksum::{self, Checksum};
 use super::error::ContainerError;
 use super::meta::{Entry, Hex64};
@@ -296,13 +296,20 @@ impl Tensor {
                 shape,
                 bits: r.spec.bits,
                 group_size: r.spec.group_size,
+                symmetric: is_symmetric(r.spec.bits, &r.scales, &r.biases),
                 prob_bits: r.stream.table().prob_bits(),
                 freqs: r.stream.table().freqs().to_vec(),
                 block_rows: r.block_rows,
                 num_words: r.stream.num_words() as u32,
                 checksum,
             },
-            Payload::Affine(m) => Entry::Affine { shape, bits: m.spec.bits, group_size: m.spec.group_size, checksum },
+            Payload::Affine(m) => Entry::Affine {
+                shape,
+                bits: m.spec.bits,
+                group_size: m.spec.group_size,
+                symmetric: is_symmetric(m.spec.bits, &m.scales, &m.biases),
+                checksum,
+            },
             Payload::F16(_) => Entry::F16 { shape, checksum },
             Payload::F32(_) => Entry::F32 { shape, checksum },
         }
@@ -318,19 +325,24 @@ impl Tensor {
                     states: s.states,
                     offsets: s.offsets,
                     table: s.table,
-                    scales: 2 * (r.scales.len() + r.biases.len()),
+                    scales: scale_bytes(r.spec.bits, &r.scales, &r.biases),
                     metadata: 0,
                 }
             }
             Payload::Affine(m) => StoredSize {
                 codes: 4 * m.codes.len(),
-                scales: 2 * (m.scales.len() + m.biases.len()),
+                scales: scale_bytes(m.spec.bits, &m.scales, &m.biases),
                 ..StoredSize::default()
             },
             Payload::F16(d) => StoredSize { codes: 2 * d.len(), ..StoredSize::default() },
             Payload::F32(d) => StoredSize { codes: 4 * d.len(), ..StoredSize::default() },
         }
     }
+}
+
+/// Stored bytes of scales and biases (symmetric biases are not stored).
+fn scale_bytes(bits: u32, scales: &[f16], biases: &[f16]) -> usize {
+    2 * (scales.len() + if is_symmetric(bits, scales, biases) { 0 } else { biases.len() })
 }
 
 /// Bytes that coding costs: words, states, offsets and table.

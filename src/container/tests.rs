@@ -240,6 +240,8 @@ fn malformed_headers_give_typed_errors_naming_the_tensor_and_part() {
         ("blk.0.w", Part::Metadata, Box::new(|h, _| edit_entry(h, "blk.0.w", |e| e["block_rows"] = 0.into()))),
         ("blk.0.w", Part::Metadata, Box::new(|h, _| edit_entry(h, "blk.0.w", |e| e["bits"] = 2.into()))),
         ("blk.0.w", Part::Metadata, Box::new(|h, _| edit_entry(h, "blk.0.w", |e| e["extra"] = 1.into()))),
+        // Biases that are stored are not symmetric ones.
+        ("blk.0.w", Part::Biases, Box::new(|h, _| edit_entry(h, "blk.0.w", |e| e["symmetric"] = true.into()))),
         (
             "blk.0.w",
             Part::Metadata,
@@ -344,9 +346,17 @@ fn gguf_q4_0_q4_1_q8_0_import_losslessly_and_the_rest_is_requantized_or_kept() {
     })
     .unwrap();
     assert_eq!(done.into_inner().unwrap().len(), 5);
-    let (c, _) = round_trip(conv.container.into_tensors());
+    let (c, bytes) = round_trip(conv.container.into_tensors());
     let names: Vec<&str> = c.tensors().iter().map(Tensor::name).collect();
     assert_eq!(names, ["q41", "q40", "q80", "norm", "f16w"]);
+    // Q4_0 and Q8_0 biases are -8d and -128d: implied by the scales, not stored.
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let stored: Vec<bool> = ["q41", "q40", "q80"].iter().map(|n| st.tensor(&format!("{n}.biases")).is_ok()).collect();
+    assert_eq!(stored, [true, false, false]);
+    let (header, _) = split(&bytes);
+    assert!(header["__metadata__"]["ecq.tensor.q80"].as_str().unwrap().contains(r#""symmetric":true"#));
+    let sizes = c.stored_sizes();
+    assert_eq!((sizes[0].scales, sizes[1].scales), (2 * 2 * rows * cols / 32, 2 * rows * cols / 32));
     for name in ["q41", "q40", "q80"] {
         let t = c.get(name).unwrap();
         assert_eq!(t.decode_cpu().unwrap(), Matrix::Affine(g.quantized_matrix(name).unwrap()), "{name}");
@@ -409,5 +419,33 @@ proptest! {
         for t in c.tensors() {
             t.decode_cpu().unwrap();
         }
+    }
+}
+
+#[test]
+fn symmetric_biases_are_implied_only_when_exact() {
+    let mut rng = Rng::new(12);
+    for bits in SUPPORTED_BITS {
+        let spec = AffineSpec::new(bits, 32).unwrap();
+        let k = -((1u32 << (bits - 1)) as f32);
+        // Scales of every magnitude f16 has, subnormals and zeros of both signs included.
+        let mut scales: Vec<f16> = (0..64).map(|_| f16::from_bits(rng.next_u64() as u16 & 0x3fff)).collect();
+        scales[0] = f16::ZERO;
+        scales[1] = f16::NEG_ZERO;
+        let biases: Vec<f16> = scales.iter().map(|s| f16::from_f32(k * s.to_f32())).collect();
+        let codes: Vec<u8> = (0..64 * 32).map(|_| rng.below(1 << bits) as u8).collect();
+        let rows: Vec<u32> = codes.chunks(32).flat_map(|r| crate::quant::pack::pack(r, bits)).collect::<Vec<_>>();
+        let m = QuantizedMatrix { spec, rows: 64, cols: 32, codes: rows, scales, biases };
+        for coding in [Coding::Rans, Coding::Packed] {
+            let (c, bytes) = round_trip(vec![Tensor::affine("s", m.clone(), coding).unwrap()]);
+            assert!(safetensors::SafeTensors::deserialize(&bytes).unwrap().tensor("s.biases").is_err());
+            assert_eq!(c.tensors()[0].decode_cpu().unwrap(), Matrix::Affine(m.clone()));
+        }
+        // One bias off by one ulp: all biases are stored.
+        let mut off = m.clone();
+        off.biases[5] = f16::from_bits(off.biases[5].to_bits() ^ 1);
+        let (c, bytes) = round_trip(vec![Tensor::affine("s", off.clone(), Coding::Packed).unwrap()]);
+        assert!(safetensors::SafeTensors::deserialize(&bytes).unwrap().tensor("s.biases").is_ok());
+        assert_eq!(c.tensors()[0].decode_cpu().unwrap(), Matrix::Affine(off));
     }
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use half::f16;
 
+use super::affine::is_symmetric;
 use super::error::Part;
 use super::meta::Dtype;
 use super::tensor::{Payload, StoredSize, Tensor};
@@ -72,27 +73,38 @@ impl Tensor {
         match &self.payload {
             Payload::AffineRans(r) => {
                 let s = &r.stream;
-                let g = vec![r.rows, r.scales.len() / r.rows];
-                vec![
+                let mut v = vec![
                     (Part::States, vec![s.n_blocks(), crate::rans::LANES], ArrayData::U32(s.states())),
                     (Part::Offsets, vec![s.offsets().len()], ArrayData::U32(s.offsets())),
                     (Part::Words, vec![s.packed_words().len()], ArrayData::U32(s.packed_words())),
-                    (Part::Scales, g.clone(), ArrayData::F16(&r.scales)),
-                    (Part::Biases, g, ArrayData::F16(&r.biases)),
-                ]
+                ];
+                v.extend(scale_arrays(r.spec.bits, r.rows, &r.scales, &r.biases));
+                v
             }
             Payload::Affine(m) => {
-                let g = vec![m.rows, m.groups_per_row()];
-                vec![
-                    (Part::Codes, vec![m.rows, m.words_per_row()], ArrayData::U32(&m.codes)),
-                    (Part::Scales, g.clone(), ArrayData::F16(&m.scales)),
-                    (Part::Biases, g, ArrayData::F16(&m.biases)),
-                ]
+                let mut v = vec![(Part::Codes, vec![m.rows, m.words_per_row()], ArrayData::U32(&m.codes))];
+                v.extend(scale_arrays(m.spec.bits, m.rows, &m.scales, &m.biases));
+                v
             }
             Payload::F16(d) => vec![(Part::Data, self.shape.clone(), ArrayData::F16(d))],
             Payload::F32(d) => vec![(Part::Data, self.shape.clone(), ArrayData::F32(d))],
         }
     }
+}
+
+/// The scales and, unless they are symmetric, the biases.
+fn scale_arrays<'a>(
+    bits: u32,
+    rows: usize,
+    scales: &'a [f16],
+    biases: &'a [f16],
+) -> Vec<(Part, Vec<usize>, ArrayData<'a>)> {
+    let g = vec![rows, scales.len() / rows];
+    let mut v = vec![(Part::Scales, g.clone(), ArrayData::F16(scales))];
+    if !is_symmetric(bits, scales, biases) {
+        v.push((Part::Biases, g, ArrayData::F16(biases)));
+    }
+    v
 }
 
 /// JSON string literal of `s`.

@@ -25,7 +25,7 @@ pub fn run(a: Args) -> ecq::Result<ExitCode> {
     if a.json {
         // Through a locked handle: `ecq inspect --json | head` ends with an error, not a panic.
         let mut out = std::io::stdout().lock();
-        let lines = rows.iter().map(|r| serde_json::to_string(r)).chain([serde_json::to_string(&total)]);
+        let lines = rows.iter().map(serde_json::to_string).chain([serde_json::to_string(&total)]);
         for line in lines {
             writeln!(out, "{}", line.expect("stats serialize")).map_err(|e| ecq::Error::io("stdout", e))?;
         }
