@@ -85,8 +85,8 @@
 //! [`crate::rans::Encoded::from_parts`] (table and offsets validated) and checks that packed codes
 //! have zero padding. What only decoding can check (rANS words and states, and the checksum)
 //! is checked by [`Tensor::decode_cpu`]. No step panics or reads out of bounds on any input, and
-//! the work of decoding is bounded by the file's size: the scales must be present, and a group
-//! of at most 128 codes has 4 bytes of them.
+//! the work of decoding is bounded by the file's size: the scales must be present, 2 bytes for
+//! each group of at most 128 codes.
 //!
 //! # Writer conventions (not required of other writers)
 //! Header keys in the order above, then the arrays in data order; data order is every 4-byte
