@@ -13,7 +13,12 @@
 //! - [`kernels`]: one module per WGSL kernel family; kernels only *encode* into compute passes.
 //! - [`tokenizer`]: byte-level BPE from a GGUF's vocabulary and merges.
 //! - [`model`]: the Llama forward pass on the CPU (reference) and on the GPU, and generation.
+//! - [`analyze`] (feature `analyze`): can stored weights be replaced by computation? Every
+//!   compute-for-memory idea measured against affine quantization at equal size.
+//! - [`stats`] and [`plot`]: small statistics helpers and an SVG plot writer.
 
+#[cfg(feature = "analyze")]
+pub mod analyze;
 pub mod bench;
 pub mod container;
 pub mod cpu;
@@ -25,10 +30,12 @@ pub mod gpu;
 pub mod io;
 pub mod kernels;
 pub mod model;
+pub mod plot;
 pub mod quant;
 pub mod rans;
 pub mod rng;
 pub mod selftest;
+pub mod stats;
 pub mod tokenizer;
 pub mod weights;
 

@@ -127,11 +127,12 @@ fn rans_decode_variants_translate_to_every_backend() {
     for subgroups in [false, true] {
         for table_shared in [false, true] {
             for fast_bits in [0, 2, 4, 8] {
-                keys.push(RansDecodeKey { subgroups, table_shared, fast_bits, groups: 4 });
+                keys.push(RansDecodeKey { subgroups, wide_subgroups: subgroups, table_shared, fast_bits, groups: 4 });
             }
         }
     }
-    assert_eq!(check_all(keys), 16);
+    keys.push(RansDecodeKey { subgroups: true, wide_subgroups: false, table_shared: true, fast_bits: 4, groups: 8 });
+    assert_eq!(check_all(keys), 17);
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //   SUBGROUPS     word offsets from a subgroup ballot + popcount (subgroups of >= 32 lanes);
 //                 otherwise each lane ORs its bit into a workgroup-memory mask (one barrier per
 //                 step; masks rotate over three slots so a slot is cleared two steps before reuse)
+//   WIDE_SUBGROUPS  subgroups may be wider than 32: a 32-lane group reads its part of the ballot
 //   TABLE_SHARED  the decode table is copied into workgroup memory once per workgroup
 //   FAST_BITS     2, 4 or 8: every 32-symbol step is 32 codes of one row starting on a word, so
 //                 lanes OR their codes into whole words and write them; 0: any layout (3-bit
@@ -66,6 +67,14 @@ fn table_at(slot: u32) -> u32 {
 #else
     return table[slot];
 #endif
+}
+
+// u32 `i` of the packed words, 0 past the end.
+fn load_u32(i: u32) -> u32 {
+    if (i < arrayLength(&words)) {
+        return words[i];
+    }
+    return 0u;
 }
 
 // 16-bit word `w` of the stream; 0 (and `ok` false) outside [0, end).
@@ -139,20 +148,39 @@ fn main(
         let end = offsets[bb + 1u];
         var ok = x >= STATE_LOWER;
         let steps = (params.block_len + 31u) / 32u;
+#if SUBGROUPS
+        // The block's next words, prefetched into registers: u32 wbase/2 + lane in wa, +32 in
+        // wb, +64 in wc. A step reads at most 32 words from [cur, cur + 32) and cur - wbase < 64,
+        // so reads come from wa and wb (two shuffles, no dependent memory load), while wc is in
+        // flight for later steps.
+        var wbase = cur & ~1u;
+        var wa = load_u32(wbase / 2u + lane);
+        var wb = load_u32(wbase / 2u + 32u + lane);
+        var wc = load_u32(wbase / 2u + 64u + lane);
+        let half_base = sg_lane & ~31u;
+#endif
+#if FAST_BITS != 0
+        // Blocks are whole rows: track the step's first output word instead of dividing.
+        var row_word = (start / params.row_len) * params.row_words;
+        var col = 0u;
+#endif
+        // Steps are branch-free up to the stores (selects instead of ifs): divergent branches
+        // would force reconvergence before every subgroup operation.
         for (var t = 0u; t < steps; t++) {
             let i = t * 32u + lane;
             let in_block = i < len;
-            var sym = 0u;
-            if (in_block) {
-                let slot = x & mask;
-                let e = table_at(slot);
-                sym = e & 0xFFu;
-                x = (((e >> 8u) & 0xFFFu) + 1u) * (x >> params.prob_bits) + slot - (e >> 20u);
-            }
+            let slot = x & mask;
+            let e = table_at(slot);
+            let sym = select(0u, e & 0xFFu, in_block);
+            x = select(x, (((e >> 8u) & 0xFFFu) + 1u) * (x >> params.prob_bits) + slot - (e >> 20u), in_block);
             let need = in_block && x < STATE_LOWER;
 #if SUBGROUPS
-            // This lane's 32-lane group within a subgroup of 32, 64 or 128.
+#if WIDE_SUBGROUPS
+            // This lane's 32-lane group within a subgroup of 64 or 128.
             let ballot = subgroupBallot(need)[sg_lane >> 5u];
+#else
+            let ballot = subgroupBallot(need).x;
+#endif
 #else
             let k = group * 3u + u % 3u;
             if (need) {
@@ -166,10 +194,28 @@ fn main(
 #endif
             let before = countOneBits(ballot & ((1u << lane) - 1u));
             let total = countOneBits(ballot);
+#if SUBGROUPS
+            let w = cur + before - wbase;
+            let src = half_base + ((w >> 1u) & 31u);
+            let va = subgroupShuffle(wa, src);
+            let vb = subgroupShuffle(wb, src);
+            let past = cur + before >= end;
+            let word = select((select(va, vb, w >= 64u) >> ((w & 1u) * 16u)) & 0xFFFFu, 0u, past);
+            ok = ok && !(need && past);
+            x = select(x, (x << 16u) | word, need);
+            cur += total;
+            if (cur - wbase >= 64u) {
+                wa = wb;
+                wb = wc;
+                wbase += 64u;
+                wc = load_u32(wbase / 2u + 64u + lane);
+            }
+#else
             if (need) {
                 x = (x << 16u) | read_word(cur + before, end, &ok);
             }
             cur += total;
+#endif
 #if FAST_BITS == 0
             if (in_block) {
                 put_code(start + i, sym);
@@ -185,10 +231,12 @@ fn main(
             let v = atomicLoad(&packed[k * 8u + ((lane * FAST_BITS) >> 5u)]);
 #endif
             if (live && t * 32u < len && ((lane * FAST_BITS) & 31u) == 0u) {
-                let s0 = start + t * 32u;
-                let row = s0 / params.row_len;
-                let w0 = row * params.row_words + ((s0 % params.row_len) * FAST_BITS >> 5u);
-                out[w0 + ((lane * FAST_BITS) >> 5u)] = v;
+                out[row_word + ((col * FAST_BITS) >> 5u) + ((lane * FAST_BITS) >> 5u)] = v;
+            }
+            col += 32u;
+            if (col == params.row_len) {
+                col = 0u;
+                row_word += params.row_words;
             }
 #endif
 #if !SUBGROUPS
@@ -206,7 +254,7 @@ fn main(
         }
         let bad = live && !(ok && x == STATE_LOWER && cur == end);
 #if SUBGROUPS
-        let any_bad = subgroupBallot(bad)[sg_lane >> 5u] != 0u;
+        let any_bad = subgroupBallot(bad)[sg_lane >> 5u] != 0u; // once per block
 #else
         if (bad) {
             atomicOr(&bad_groups[group], 1u);

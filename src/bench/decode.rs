@@ -7,7 +7,9 @@ use super::{Roofline, Timing, time_passes};
 use crate::Result;
 use crate::gpu::timer::median;
 use crate::gpu::{GpuContext, PipelineKey};
-use crate::kernels::rans_decode::{CodeLayout, GpuRansStream, RansDecode, check_status, key_for, status_buffer};
+use crate::kernels::rans_decode::{
+    CodeLayout, GpuRansStream, RansDecode, RansDecodeKey, check_status, key_for, status_buffer,
+};
 use crate::rans::{self, FreqTable};
 use crate::rng::Rng;
 
@@ -51,15 +53,16 @@ pub fn weight_like_codes(n: usize, bits: u32, rng: &mut Rng) -> Vec<u8> {
 }
 
 /// Encodes `rows x cols` weight-like codes (blocks of whole rows) and times decoding them into the
-/// packed GEMV layout.
+/// packed GEMV layout, with the tuned decoder and, with `sweep`, variants of it.
 pub async fn measure(
     ctx: &GpuContext,
     rows: usize,
     cols: usize,
     bits: u32,
+    sweep: bool,
     timing: Timing,
     roof: &Roofline,
-) -> Result<DecodeResult> {
+) -> Result<Vec<DecodeResult>> {
     let mut rng = Rng::new(11);
     let codes = weight_like_codes(rows * cols, bits, &mut rng);
     let hist = rans::histogram(&codes);
@@ -67,29 +70,44 @@ pub async fn measure(
     let per_block = rans::rows_per_block(&table, cols, rows);
     let enc = rans::encode(&codes, &table, per_block * cols)?;
     let layout = CodeLayout { bits, row_len: cols as u32, row_words: crate::quant::pack::words_for(cols, bits) as u32 };
-    let key = key_for(&ctx.caps, &enc, &layout);
+    let tuned = key_for(&ctx.caps, &enc, &layout);
+    let mut keys = vec![tuned];
+    if sweep {
+        for groups in [1, 2, 4, 8, 16] {
+            for table_shared in [tuned.table_shared, false] {
+                let k = RansDecodeKey { groups, table_shared, ..tuned };
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+    }
     let dec = RansDecode::new(ctx);
     let stream = GpuRansStream::upload(ctx, "bench", &enc)?;
     let out = ctx.storage_buffer_empty("bench decode out", (layout.words(enc.n_symbols()) * 4) as u64);
-    let status = status_buffer(ctx);
-    let plan = dec.plan(&key, &stream, &layout, &out, &status)?;
-    let ns = time_passes(ctx, timing, &mut |pass, _| plan.encode(pass)).await?;
-    check_status(ctx, "bench", &status).await?;
-    let t = median(&ns);
-    let n = enc.n_symbols();
-    let bytes = enc.sizes().total() + layout.words(n) * 4;
-    let gsym = n as f64 / t;
-    Ok(DecodeResult {
-        symbols: n,
-        bits,
-        entropy_bits: rans::entropy_bits(&hist),
-        coded_bits_per_symbol: enc.sizes().bits_per_symbol(n),
-        us: t / 1e3,
-        gsym_per_s: gsym,
-        gbps: bytes as f64 / t,
-        ratio_to_copy: bytes as f64 / t / roof.copy_gbps,
-        symbols_per_byte: gsym / roof.copy_gbps,
-        variant: key.label(),
-        adapter: ctx.caps.adapter_name.clone(),
-    })
+    let mut results = Vec::new();
+    for key in keys {
+        let status = status_buffer(ctx);
+        let plan = dec.plan(&key, &stream, &layout, &out, &status)?;
+        let ns = time_passes(ctx, timing, &mut |pass, _| plan.encode(pass)).await?;
+        check_status(ctx, "bench", &status).await?;
+        let t = median(&ns);
+        let n = enc.n_symbols();
+        let bytes = enc.sizes().total() + layout.words(n) * 4;
+        let gsym = n as f64 / t;
+        results.push(DecodeResult {
+            symbols: n,
+            bits,
+            entropy_bits: rans::entropy_bits(&hist),
+            coded_bits_per_symbol: enc.sizes().bits_per_symbol(n),
+            us: t / 1e3,
+            gsym_per_s: gsym,
+            gbps: bytes as f64 / t,
+            ratio_to_copy: bytes as f64 / t / roof.copy_gbps,
+            symbols_per_byte: gsym / roof.copy_gbps,
+            variant: key.label(),
+            adapter: ctx.caps.adapter_name.clone(),
+        });
+    }
+    Ok(results)
 }

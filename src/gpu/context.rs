@@ -16,6 +16,10 @@ pub struct ContextOptions {
     pub disable_subgroups: bool,
     /// Do not use packed integer dot products. Env: `ECQ_NO_DOT8=1`.
     pub disable_dot8: bool,
+    /// Keep every runtime check wgpu can add to shaders, including loop bounding and guarded
+    /// integer division (by default ecq keeps only bounds checks; see [`GpuContext::runtime_checks`]).
+    /// Env: `ECQ_SHADER_CHECKS=all`.
+    pub all_shader_checks: bool,
     /// Cap the storage binding size (bytes) below the device limit, to exercise tensor splitting.
     /// Env: `ECQ_MAX_BINDING`.
     pub max_storage_binding: Option<u64>,
@@ -31,6 +35,7 @@ impl ContextOptions {
             disable_f16: flag("ECQ_NO_F16"),
             disable_subgroups: flag("ECQ_NO_SUBGROUPS"),
             disable_dot8: flag("ECQ_NO_DOT8"),
+            all_shader_checks: std::env::var("ECQ_SHADER_CHECKS").is_ok_and(|v| v == "all"),
             max_storage_binding: std::env::var("ECQ_MAX_BINDING").ok().and_then(|v| v.parse().ok()),
         }
     }
@@ -45,6 +50,7 @@ pub struct GpuContext {
     pub queue: wgpu::Queue,
     /// What the device can do (after the options' overrides).
     pub caps: Capabilities,
+    all_shader_checks: bool,
     errors: Arc<Mutex<Vec<String>>>,
 }
 
@@ -96,7 +102,7 @@ impl GpuContext {
     /// and limits the device was created with; ecq installs no error handler on it.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Self {
         let caps = Capabilities::of_device(&device);
-        GpuContext { device, queue, caps, errors: Arc::new(Mutex::new(Vec::new())) }
+        GpuContext { device, queue, caps, all_shader_checks: false, errors: Arc::new(Mutex::new(Vec::new())) }
     }
 
     /// Applies the overrides of `opts` that make sense on an existing device (disabling f16 or
@@ -110,12 +116,28 @@ impl GpuContext {
             self.caps.subgroup_min_size = 0;
             self.caps.subgroup_max_size = 0;
         }
+        self.all_shader_checks = opts.all_shader_checks;
         if opts.disable_dot8 {
             self.caps.dot8 = false;
         }
         if let Some(b) = opts.max_storage_binding {
             self.caps.max_storage_binding = self.caps.max_storage_binding.min(b.max(256));
         }
+    }
+
+    /// The runtime checks wgpu compiles into ecq's shaders. Bounds checks always stay: no
+    /// shader can touch memory outside its bindings. Loop bounding and guarded integer division
+    /// are dropped by default because ecq's shaders do not need them: every loop is counted
+    /// with a bound from uniforms or constants and a step of at least 1, and every divisor is a
+    /// constant or a shape that the host checks is non-zero before dispatch. Both guards sit in
+    /// the innermost loops of the GEMV and the rANS decoder.
+    pub fn runtime_checks(&self) -> wgpu::ShaderRuntimeChecks {
+        let mut checks = wgpu::ShaderRuntimeChecks::checked();
+        if !self.all_shader_checks {
+            checks.force_loop_bounding = false;
+            checks.int_div_checks = false;
+        }
+        checks
     }
 
     /// Errors wgpu reported outside any error scope since the last call (only for devices

@@ -71,10 +71,11 @@ impl<K: PipelineKey> PipelineCache<K> {
         }
         let src = variant_source(key, ctx.caps.backend == "webgpu")?;
         let label = key.label();
-        let module = ctx.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(&label),
-            source: wgpu::ShaderSource::Wgsl(src.into()),
-        });
+        let desc = wgpu::ShaderModuleDescriptor { label: Some(&label), source: wgpu::ShaderSource::Wgsl(src.into()) };
+        // SAFETY: the relaxed checks (loop bounding, division guards) are only dropped for ecq's
+        // own shaders, whose loops are counted and whose divisors are non-zero constants or
+        // host-checked shapes; bounds checks stay on (GpuContext::runtime_checks).
+        let module = unsafe { ctx.device.create_shader_module_trusted(desc, ctx.runtime_checks()) };
         let constants = key.constants();
         let pipeline = ctx.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(&label),

@@ -120,16 +120,15 @@ impl GemvKey {
         }
         // Launch shape, from sweeps on an H100 (BENCHMARKS.md): at batch 1, 16 rows per group for
         // 4-bit codes (short rows in bytes, so per-group costs weigh more) and 8 otherwise; up to
-        // 256 invocations spanning the row (up to 512 where 256 would need more than 4 chunks
-        // each); 2-4 groups per workgroup where there are rows enough to fill the device.
+        // 512 invocations spanning the row, so that the inputs fit in registers; 2-4 groups per
+        // workgroup where rows are many enough to keep 256 workgroups.
         let chunks = (format.words_per_row(cols) as u32 / format.chunk_words()).max(1);
         let b1_rows = if matches!(format, WeightFormat::Affine(s) if s.bits <= 4) { 16 } else { 8 };
         let rows_per_wg = if batch == 1 { b1_rows } else { (MAX_ACCS / batch).clamp(1, 8) };
         let accs = rows_per_wg * batch;
         // Workgroup memory: the fallback reduces WG_SIZE x ACCS floats.
         let storage_cap = if path.subgroups { 1024 } else { caps.workgroup_storage / (4 * accs) };
-        let wide = if chunks.div_ceil(256) > 4 { 512 } else { 256 };
-        let max_wg = caps.max_invocations_per_workgroup.min(wide).min(storage_cap).max(32);
+        let max_wg = caps.max_invocations_per_workgroup.min(512).min(storage_cap).max(32);
         let max_wg = if path.subgroups { max_wg } else { prev_power_of_two(max_wg) };
         let cpt = chunks.div_ceil(max_wg).max(1);
         let granule = if path.subgroups { caps.subgroup_max_size.max(32) } else { 32 };
@@ -141,7 +140,7 @@ impl GemvKey {
         // Several row groups per workgroup amortize reading (and quantizing) x, as long as enough
         // workgroups remain to fill the device.
         let groups = (rows as u32).div_ceil(rows_per_wg);
-        let groups_per_wg = (groups / 128).clamp(1, 4);
+        let groups_per_wg = (groups / 256).clamp(1, 4);
         Ok(GemvKey {
             format,
             batch,

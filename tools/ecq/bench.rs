@@ -46,6 +46,9 @@ pub struct DecodeArgs {
     /// Code widths, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "4")]
     bits: Vec<u32>,
+    /// Also time decoder variants around the tuned one.
+    #[arg(long)]
+    sweep: bool,
 }
 
 /// Options of `ecq bench gemv`.
@@ -185,11 +188,12 @@ fn decode(ctx: &GpuContext, a: DecodeArgs) -> ecq::Result<ExitCode> {
     let mut rows = Vec::new();
     for &(r, c) in &shapes {
         for &bits in &a.bits {
-            let res = pollster::block_on(bench::decode::measure(ctx, r, c, bits, timing, &roof))?;
-            if a.common.json {
-                println!("{}", serde_json::to_string(&res).expect("serializes"));
+            for res in pollster::block_on(bench::decode::measure(ctx, r, c, bits, a.sweep, timing, &roof))? {
+                if a.common.json {
+                    println!("{}", serde_json::to_string(&res).expect("serializes"));
+                }
+                rows.push((format!("{r}x{c}"), res));
             }
-            rows.push((format!("{r}x{c}"), res));
         }
     }
     if !a.common.json {

@@ -1,5 +1,7 @@
 //! The `ecq` command line: compress, inspect, verify, benchmark and demo compact LLM weights.
 
+#[cfg(feature = "analyze")]
+mod analyze;
 mod bench;
 mod compress;
 mod demo;
@@ -37,6 +39,10 @@ enum Command {
     Info(info::Args),
     /// Check every kernel variant against the CPU reference on fresh random data.
     Selftest(selftest::Args),
+    /// Can stored weights be replaced by computation? Every compute-for-memory idea on a model's
+    /// real weights, against 4-bit affine at equal size (statistics, SQNR, output error, plot).
+    #[cfg(feature = "analyze")]
+    Analyze(analyze::Args),
     /// Benchmarks (GPU timestamp queries, against the measured copy roofline).
     #[command(subcommand)]
     Bench(bench::Command),
@@ -59,6 +65,8 @@ fn main() -> ExitCode {
         Command::Bench(c) => bench::run(c),
         Command::Fetch(a) => fetch::run(a),
         Command::Generate(a) => generate::run(a),
+        #[cfg(feature = "analyze")]
+        Command::Analyze(a) => analyze::run(a),
     };
     match result {
         Ok(code) => code,
