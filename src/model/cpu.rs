@@ -49,12 +49,23 @@ impl KvCache {
     }
 }
 
+/// Sees (and may change) the input of every linear layer before it is multiplied: activation
+/// statistics, or inputs zeroed below a threshold to measure what a sparse GEMV would cost in
+/// quality. Called with the layer and its `batch x cols` inputs.
+pub type InputHook<'h> = Box<dyn FnMut(LinearId, &mut [f32]) + Send + 'h>;
+
 /// A Llama model running on the CPU.
-#[derive(Debug)]
 pub struct CpuModel<'w> {
     w: &'w LlamaWeights,
     cache: KvCache,
     rope: Vec<[f32; 2]>,
+    hook: Option<InputHook<'w>>,
+}
+
+impl std::fmt::Debug for CpuModel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CpuModel").field("cache", &self.cache).field("hook", &self.hook.is_some()).finish()
+    }
 }
 
 impl<'w> CpuModel<'w> {
@@ -71,7 +82,14 @@ impl<'w> CpuModel<'w> {
             w: weights,
             cache: KvCache::new(c, max_seq),
             rope: cpu::rope_table(c.rope_theta, c.head_dim, max_seq),
+            hook: None,
         })
+    }
+
+    /// Calls `hook` on the input of every linear layer of the blocks (not the output head).
+    pub fn with_input_hook(mut self, hook: InputHook<'w>) -> Self {
+        self.hook = Some(hook);
+        self
     }
 
     /// The KV cache.
@@ -89,7 +107,15 @@ impl<'w> CpuModel<'w> {
         let shape = AttentionShape { n_heads: c.n_heads, n_kv_heads: c.n_kv_heads, head_dim: c.head_dim };
         let mut h = cpu::embed(&w.embedding, tokens)?;
         for (l, lw) in w.layers.iter().enumerate() {
-            let lin = |p: Proj, x: &[f32]| cpu::linear(lw.get(p), x, n);
+            let mut hook = self.hook.take();
+            let mut lin = |p: Proj, x: &[f32]| match hook.as_mut() {
+                Some(h) => {
+                    let mut x = x.to_vec();
+                    h(LinearId::Block { layer: l, proj: p }, &mut x);
+                    cpu::linear(lw.get(p), &x, n)
+                }
+                None => cpu::linear(lw.get(p), x, n),
+            };
             let xn = cpu::rmsnorm(&h, &lw.attn_norm, c.rms_eps);
             let mut q = lin(Proj::Q, &xn)?;
             let mut k = lin(Proj::K, &xn)?;
@@ -105,6 +131,7 @@ impl<'w> CpuModel<'w> {
             let xn = cpu::rmsnorm(&h, &lw.ffn_norm, c.rms_eps);
             let act = cpu::swiglu(&lin(Proj::Gate, &xn)?, &lin(Proj::Up, &xn)?);
             cpu::add(&mut h, &lin(Proj::Down, &act)?);
+            self.hook = hook;
         }
         self.cache.len = pos0 + n;
         debug_assert_eq!(h.len(), n * d);

@@ -6,12 +6,14 @@
 pub mod config;
 pub mod cpu;
 pub mod gpu;
+pub mod quality;
 pub mod sample;
 pub mod smollm2;
+pub mod sparsity;
 pub mod weights;
 
 pub use config::LlamaConfig;
-pub use cpu::{CpuModel, KvCache};
+pub use cpu::{CpuModel, InputHook, KvCache};
 pub use gpu::{GpuModel, GpuModelOptions, LinearIo, ResidentWeights, WeightSource};
 pub use sample::{Sampler, Sampling};
 pub use weights::{LayerWeights, LinearId, LlamaWeights, Proj};

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use ecq::model::quality::ModelFormat;
 use ecq::model::{
     CpuModel, Decoder, GenerateOptions, GpuModel, GpuModelOptions, LlamaWeights, Sampling, StopReason, generate,
     smollm2,
@@ -43,9 +44,13 @@ pub struct Args {
     /// Positions the KV cache holds.
     #[arg(long, default_value_t = 2048)]
     max_seq: usize,
+    /// Format of the linear layers: `original` (as stored), `rans` (the stored codes rANS-coded
+    /// and decoded: lossless), or an affine format such as `q3g64` (re-quantized).
+    #[arg(long, default_value = "original")]
+    format: String,
 }
 
-fn model_path(name: &str) -> ecq::Result<PathBuf> {
+pub fn model_path(name: &str) -> ecq::Result<PathBuf> {
     if name == "smollm2" {
         let p = smollm2::gguf_path();
         return if p.is_file() { Ok(p) } else { Err(ecq::Error::ModelMissing(smollm2::missing_help())) };
@@ -94,7 +99,13 @@ pub fn run(a: Args) -> ecq::Result<ExitCode> {
     let t0 = Instant::now();
     let g = ecq::io::Gguf::open(&path)?;
     let tok = Tokenizer::from_gguf(&g)?;
-    let w = LlamaWeights::from_gguf(&g)?;
+    let format: ModelFormat = a.format.parse()?;
+    let mut w = LlamaWeights::from_gguf(&g)?;
+    if format != ModelFormat::Original {
+        let r = ecq::model::quality::restore(&w, format)?;
+        eprintln!("ecq: linear layers as {format}: {:.3} bits per weight", r.linear_bits_per_weight);
+        w = r.weights;
+    }
     let text = if a.chat {
         let mut msgs = vec![];
         if let Some(s) = &a.system {

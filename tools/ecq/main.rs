@@ -5,6 +5,7 @@ mod analyze;
 mod bench;
 mod compress;
 mod demo;
+mod eval_model;
 mod fetch;
 mod generate;
 mod info;
@@ -50,6 +51,9 @@ enum Command {
     Fetch(fetch::Args),
     /// Generate text with a model, streaming tokens and reporting tokens/s.
     Generate(generate::Args),
+    /// A model's quality with its linear layers in each format: perplexity on a committed text
+    /// and KL divergence against the original weights; --sparsity measures activation sparsity.
+    EvalModel(eval_model::Args),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
         Command::Bench(c) => bench::run(c),
         Command::Fetch(a) => fetch::run(a),
         Command::Generate(a) => generate::run(a),
+        Command::EvalModel(a) => eval_model::run(a),
         #[cfg(feature = "analyze")]
         Command::Analyze(a) => analyze::run(a),
     };
