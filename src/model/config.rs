@@ -138,19 +138,8 @@ impl LlamaConfig {
 mod tests {
     use super::*;
 
-    pub(crate) fn smollm2() -> LlamaConfig {
-        LlamaConfig {
-            n_layers: 30,
-            d_model: 576,
-            d_ffn: 1536,
-            n_heads: 9,
-            n_kv_heads: 3,
-            head_dim: 64,
-            vocab_size: 49152,
-            context_length: 8192,
-            rope_theta: 100000.0,
-            rms_eps: 1e-5,
-        }
+    fn smollm2() -> LlamaConfig {
+        crate::model::smollm2::config()
     }
 
     #[test]

@@ -16,6 +16,22 @@ pub const FILE_NAME: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 /// The GGUF's size in bytes.
 pub const FILE_SIZE: u64 = 98_362_432;
 
+/// SmolLM2-135M's shape (as its GGUF declares it): for synthetic models of the same size.
+pub fn config() -> super::LlamaConfig {
+    super::LlamaConfig {
+        n_layers: 30,
+        d_model: 576,
+        d_ffn: 1536,
+        n_heads: 9,
+        n_kv_heads: 3,
+        head_dim: 64,
+        vocab_size: 49152,
+        context_length: 8192,
+        rope_theta: 100000.0,
+        rms_eps: 1e-5,
+    }
+}
+
 /// The cache root: `$ECQ_CACHE`, else `$HOME/.cache/ecq` (`.` when neither is set).
 pub fn cache_dir() -> PathBuf {
     match std::env::var_os("ECQ_CACHE").filter(|v| !v.is_empty()) {

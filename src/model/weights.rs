@@ -3,8 +3,12 @@
 use rayon::prelude::*;
 
 use super::LlamaConfig;
+use half::f16;
+
 use crate::io::Gguf;
 use crate::io::gguf::GgmlType;
+use crate::quant::{AffineSpec, QuantizedMatrix};
+use crate::rng::Rng;
 use crate::weights::Matrix;
 use crate::{Error, Result};
 
@@ -158,6 +162,46 @@ impl LlamaWeights {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(LlamaWeights { config, embedding, output_norm, layers, lm_head })
+    }
+
+    /// Random weights of `config`'s shape for timing (not for text): linear layers with uniform
+    /// random `linear` codes (which is what entropy coding would see as incompressible), a tied
+    /// q8g32 embedding, unit norms. Scales are small enough that activations stay finite.
+    pub fn synthetic(config: LlamaConfig, linear: AffineSpec, seed: u64) -> Result<Self> {
+        config.validate()?;
+        let c = &config;
+        let random = |name: &str, (rows, cols): (usize, usize), spec: AffineSpec, seed: u64| {
+            let mut rng = Rng::new(seed);
+            let mut m = QuantizedMatrix { spec, rows, cols, codes: vec![], scales: vec![], biases: vec![] };
+            let (words, groups) = (rows * m.words_per_row(), rows * m.groups_per_row());
+            m.codes = (0..words).map(|_| rng.next_u64() as u32).collect();
+            let half = f32::from(1u16 << (spec.bits - 1));
+            let scale = 0.5 / (half * (cols as f32).sqrt());
+            m.scales = vec![f16::from_f32(scale); groups];
+            m.biases = vec![f16::from_f32(-half * scale); groups];
+            if cols % spec.group_size as usize != 0 {
+                return Err(Error::tensor(name, format!("synthetic weights need whole groups of {}", spec.group_size)));
+            }
+            m.validate(name).map(|()| Matrix::Affine(m))
+        };
+        let q8 = AffineSpec::new(8, 32)?;
+        let embedding = random("token_embd", (c.vocab_size, c.d_model), q8, seed)?;
+        let layers = (0..c.n_layers)
+            .into_par_iter()
+            .map(|l| {
+                let mats: Vec<Matrix> = Proj::ALL
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &p)| random(p.gguf_name(), p.shape(c), linear, seed ^ ((l * 8 + i + 1) as u64) << 20))
+                    .collect::<Result<_>>()?;
+                Ok(LayerWeights {
+                    attn_norm: vec![1.0; c.d_model],
+                    ffn_norm: vec![1.0; c.d_model],
+                    proj: mats.try_into().expect("seven projections"),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(LlamaWeights { output_norm: vec![1.0; c.d_model], config, embedding, layers, lm_head: None })
     }
 
     /// The matrix of one linear layer.

@@ -18,6 +18,8 @@ pub enum Command {
     Roofline(CommonArgs),
     /// GPU rANS decode of weight-like codes into the packed GEMV layout, in symbols/s.
     Decode(DecodeArgs),
+    /// End-to-end generation tokens/s (SmolLM2-135M, or --synthetic weights of its shapes).
+    Model(crate::bench_model::ModelArgs),
 }
 
 /// Options every benchmark takes.
@@ -25,13 +27,13 @@ pub enum Command {
 pub struct CommonArgs {
     /// One JSON object per result.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
     /// Fewer runs (software adapters, smoke tests).
     #[arg(long)]
-    quick: bool,
+    pub quick: bool,
     /// Working set to rotate weight copies through, MiB (default: 256 on GPUs, 64 on CPU adapters).
     #[arg(long)]
-    rotate_mib: Option<u64>,
+    pub rotate_mib: Option<u64>,
 }
 
 /// Options of `ecq bench decode`.
@@ -75,6 +77,7 @@ pub fn run(c: Command) -> ecq::Result<ExitCode> {
     match c {
         Command::Gemv(a) => gemv(&ctx, a),
         Command::Decode(a) => decode(&ctx, a),
+        Command::Model(a) => crate::bench_model::run(&ctx, a),
         Command::Roofline(a) => {
             let r = roofline(&ctx, &a)?;
             if a.json {
@@ -90,7 +93,7 @@ fn rotate_bytes(ctx: &GpuContext, a: &CommonArgs) -> u64 {
     a.rotate_mib.unwrap_or(default) << 20
 }
 
-fn roofline(ctx: &GpuContext, a: &CommonArgs) -> ecq::Result<bench::Roofline> {
+pub fn roofline(ctx: &GpuContext, a: &CommonArgs) -> ecq::Result<bench::Roofline> {
     let size = if ctx.caps.device_type == "cpu" { 64 << 20 } else { 1 << 30 };
     let r = pollster::block_on(bench::roofline(ctx, size, Timing::new(a.quick)))?;
     if !a.json {

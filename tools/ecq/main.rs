@@ -3,6 +3,7 @@
 #[cfg(feature = "analyze")]
 mod analyze;
 mod bench;
+mod bench_model;
 mod compress;
 mod demo;
 mod eval_model;
