@@ -63,6 +63,9 @@ pub enum Error {
     /// rANS coding failed: a malformed table or stream, or a symbol the table cannot code.
     #[error("rANS: {0}")]
     Rans(#[from] crate::rans::RansError),
+    /// A `.ecq` container that is malformed, truncated or does not decode to its checksum.
+    #[error("{0}")]
+    Container(#[from] crate::container::ContainerError),
 }
 
 impl Error {

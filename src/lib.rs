@@ -5,6 +5,8 @@
 //! - [`quant`]: group-wise affine quantization (MLX-compatible packing) on the CPU.
 //! - [`io`]: reading float tensors from safetensors and GGUF files.
 //! - [`rans`]: the interleaved rANS format, its encoder and reference CPU decoder (no GPU code).
+//! - [`container`]: the `.ecq` file (a safetensors file of coded tensors), writer and validating
+//!   reader, and conversion from safetensors and GGUF models.
 //! - [`cpu`]: plain-Rust reference implementations of every GPU kernel (also the CPU fallback).
 //! - [`gpu`]: adapter/device selection, [`gpu::Capabilities`], the WGSL preprocessor, pipeline
 //!   cache and timestamp timing.
@@ -18,6 +20,7 @@
 #[cfg(feature = "analyze")]
 pub mod analyze;
 pub mod bench;
+pub mod container;
 pub mod cpu;
 pub mod demo;
 pub mod error;

@@ -21,6 +21,15 @@ use ecq::tokenizer::Tokenizer;
 /// of magnitude below what a wrong kernel gives (> 1e-2).
 const LOGITS_REL_ERR: f64 = 2e-5;
 
+/// The bound on the packed int8 dot-product path, against the same float reference. That path
+/// rounds the inputs of 4-bit layers to int8 per 32-value chunk (step max|x|/127); each GEMV
+/// matches its int8-input reference to 3e-7 (tests/gemv.rs), but through 210 linear layers the
+/// rounding is chaotic: a last-ulp difference flips a few roundings, whose error flips more in
+/// the next layer, until two int8 runs differ by the rounding noise itself. Measured on
+/// lavapipe: 3-8% of the logits' norm here (5.5% between the CPU float and int8-input models);
+/// a wrong kernel gives ~100%. Greedy decoding on this path is checked by the test below.
+const LOGITS_REL_ERR_DOT8: f64 = 0.15;
+
 /// The CPU reference run: logits after a 13-token prefill and after each of 4 greedy steps.
 struct Reference {
     prompt: Vec<u32>,
@@ -47,13 +56,16 @@ fn cpu_reference(w: &LlamaWeights, tok: &Tokenizer) -> Reference {
 /// The same steps on the GPU: logits within the bound, greedy tokens identical.
 fn gpu_matches_cpu(ctx: &GpuContext, w: &LlamaWeights, r: &Reference) {
     let path = ctx.caps.path().name();
+    let bound = if ctx.caps.path().dot8 { LOGITS_REL_ERR_DOT8 } else { LOGITS_REL_ERR };
     let mut gpu = GpuModel::resident(ctx, w, None, &GpuModelOptions { max_seq: 64 }).unwrap();
     let mut g = gpu.forward(&r.prompt).unwrap();
     for (step, want) in r.logits.iter().enumerate() {
         let e = ecq::cpu::rel_err(&g, want);
         eprintln!("{path} step {step}: logits rel err {e:.2e}");
-        assert!(e <= LOGITS_REL_ERR, "{path} step {step}: logits rel err {e:.3e}");
-        assert_eq!(ecq::cpu::argmax(&g), r.tokens[step], "{path} step {step}: greedy tokens differ");
+        assert!(e <= bound, "{path} step {step}: logits rel err {e:.3e}");
+        if !ctx.caps.path().dot8 {
+            assert_eq!(ecq::cpu::argmax(&g), r.tokens[step], "{path} step {step}: greedy tokens differ");
+        }
         if step + 1 < r.logits.len() {
             g = gpu.forward(&[r.tokens[step]]).unwrap();
         }
@@ -62,13 +74,17 @@ fn gpu_matches_cpu(ctx: &GpuContext, w: &LlamaWeights, r: &Reference) {
 }
 
 #[test]
-fn gpu_logits_match_cpu_on_best_and_fallback_paths() {
+fn gpu_logits_match_cpu_on_every_path() {
     let g = common::smollm2_gguf();
     let tok = Tokenizer::from_gguf(&g).unwrap();
     let w = LlamaWeights::from_gguf(&g).unwrap();
     drop(g);
     let r = cpu_reference(&w, &tok);
-    gpu_matches_cpu(&common::gpu(), &w, &r);
+    let best = common::gpu();
+    if best.caps.path().dot8 {
+        gpu_matches_cpu(&best, &w, &r);
+    }
+    gpu_matches_cpu(&common::gpu_without_dot8(), &w, &r);
     let fallback = common::gpu_fallback();
     assert!(!fallback.caps.f16 && !fallback.caps.subgroups);
     gpu_matches_cpu(&fallback, &w, &r);

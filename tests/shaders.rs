@@ -11,6 +11,7 @@ use ecq::kernels::copy::{CopyKey, CopyKind};
 use ecq::kernels::dequant::DequantKey;
 use ecq::kernels::embed::EmbedKey;
 use ecq::kernels::gemv::GemvKey;
+use ecq::kernels::gemv_fused::FusedKey;
 use ecq::kernels::rans_decode::RansDecodeKey;
 use ecq::kernels::rmsnorm::RmsNormKey;
 use ecq::kernels::rope::RopeKey;
@@ -155,10 +156,47 @@ fn every_registered_file_is_used() {
     // Each file is either a root of some variant above or included by one.
     for (name, text) in SOURCES {
         let roots = ["rmsnorm", "rope", "attention", "swiglu", "add", "embed", "argmax"];
-        let used_as_root = ["gemv.wgsl", "dequant.wgsl", "copy.wgsl", "rans_decode.wgsl"].contains(name)
+        let used_as_root = ["gemv.wgsl", "gemv_fused.wgsl", "dequant.wgsl", "copy.wgsl", "rans_decode.wgsl"]
+            .contains(name)
             || roots.iter().any(|r| *name == format!("{r}.wgsl"));
         let included = SOURCES.iter().any(|(_, t)| t.contains(&format!("#include \"{name}\"")));
         assert!(used_as_root || included, "{name} is registered but never compiled");
         assert!(text.lines().next().is_some_and(|l| l.starts_with("// ")), "{name}: first line should say what it is");
     }
+}
+
+#[test]
+fn fused_variants_translate_to_every_backend() {
+    let mut keys = vec![];
+    for bits in [2, 4, 8] {
+        let format = WeightFormat::Affine(AffineSpec::new(bits, 64).unwrap());
+        for path in all_paths() {
+            if path.f16 || path.dot8 && bits == 2 {
+                continue;
+            }
+            for (batch, ballot, table_shared) in [(1, true, true), (3, false, false), (8, false, true)] {
+                let gemv = GemvKey {
+                    format,
+                    batch,
+                    rows_per_wg: (16 / batch).max(1),
+                    groups_per_wg: 1,
+                    chunks_per_thread: 1,
+                    x_stationary: true,
+                    path,
+                    wg_size: 128,
+                    sg_min: 32,
+                };
+                let ballot = ballot && path.subgroups;
+                keys.push(FusedKey {
+                    gemv,
+                    ballot,
+                    wide_subgroups: false,
+                    table_shared,
+                    stage_blocks: 2,
+                    stage_words: 512,
+                });
+            }
+        }
+    }
+    assert!(check_all(keys) > 20);
 }

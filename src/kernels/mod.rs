@@ -8,6 +8,7 @@ pub mod copy;
 pub mod dequant;
 pub mod embed;
 pub mod gemv;
+pub mod gemv_fused;
 pub mod rans_decode;
 pub mod rmsnorm;
 pub mod rope;
@@ -77,11 +78,9 @@ impl GpuMatrix {
                 data.extend_from_slice(&words);
             }
             let sb: Vec<u32> = match m {
-                Matrix::Affine(q) => q.scales[row0 * gpr..(row0 + n) * gpr]
-                    .iter()
-                    .zip(&q.biases[row0 * gpr..(row0 + n) * gpr])
-                    .map(|(s, b)| u32::from(s.to_bits()) | u32::from(b.to_bits()) << 16)
-                    .collect(),
+                Matrix::Affine(q) => {
+                    pack_scale_bias(&q.scales[row0 * gpr..(row0 + n) * gpr], &q.biases[row0 * gpr..(row0 + n) * gpr])
+                }
                 _ => vec![0],
             };
             parts.push(MatrixPart {
@@ -98,6 +97,17 @@ impl GpuMatrix {
     pub fn gpu_bytes(&self) -> u64 {
         self.parts.iter().map(|p| p.weights.size() + p.scale_bias.size()).sum()
     }
+}
+
+/// Scales and biases as the kernels read them: one u32 per group, the f16 scale in the low half
+/// and the f16 bias in the high half.
+pub fn pack_scale_bias(scales: &[half::f16], biases: &[half::f16]) -> Vec<u32> {
+    scales.iter().zip(biases).map(|(s, b)| u32::from(s.to_bits()) | u32::from(b.to_bits()) << 16).collect()
+}
+
+/// A bind group entry for a whole buffer.
+pub(crate) fn entry(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
+    wgpu::BindGroupEntry { binding, resource: buffer.as_entire_binding() }
 }
 
 /// Workgroup counts for `n` workgroups, split over x and y when `n` exceeds the per-dimension

@@ -37,7 +37,7 @@ impl PipelineKey for RansDecodeKey {
 
     fn defines(&self) -> Defines {
         Defines::new()
-            .flag("SUBGROUPS", self.subgroups)
+            .flag("BALLOT", self.subgroups)
             .flag("WIDE_SUBGROUPS", self.wide_subgroups)
             .flag("TABLE_SHARED", self.table_shared)
             .int("FAST_BITS", self.fast_bits)
@@ -132,6 +132,16 @@ impl GpuRansStream {
             offsets: ctx.storage_buffer(&format!("{name} rans offsets"), bytemuck::cast_slice(enc.offsets())),
             words: ctx.storage_buffer(&format!("{name} rans words"), bytemuck::cast_slice(enc.packed_words())),
         })
+    }
+
+    /// The stream's scalars.
+    pub(crate) fn params(&self) -> crate::rans::GpuParams {
+        self.params
+    }
+
+    /// The buffers a decoder binds: table, states, offsets, words.
+    pub(crate) fn buffers(&self) -> [&wgpu::Buffer; 4] {
+        [&self.table, &self.states, &self.offsets, &self.words]
     }
 
     /// Symbols in the stream.

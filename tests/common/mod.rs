@@ -21,6 +21,14 @@ pub fn gpu_with(opts: &ContextOptions) -> GpuContext {
     }
 }
 
+/// The device's best float path: f16 and subgroups where present, packed int8 dot products off
+/// (they quantize the GEMV input, so results are no longer within f32 summation-order bounds).
+pub fn gpu_without_dot8() -> GpuContext {
+    let mut o = ContextOptions::from_env();
+    o.disable_dot8 = true;
+    gpu_with(&o)
+}
+
 /// The device with f16, subgroups and integer dot products disabled: the fallback path every adapter can run.
 pub fn gpu_fallback() -> GpuContext {
     let mut o = ContextOptions::from_env();

@@ -3,12 +3,15 @@
 #[cfg(feature = "analyze")]
 mod analyze;
 mod bench;
+mod compress;
 mod demo;
 mod fetch;
 mod generate;
 mod info;
+mod inspect;
 mod selftest;
 mod table;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -24,6 +27,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Compress a safetensors or GGUF model into a .ecq file (quantize, then entropy-code).
+    Compress(compress::Args),
+    /// Per tensor: shape, format, entropy of the codes and stored bits per weight.
+    Inspect(inspect::Args),
+    /// Decode every tensor and check it against its stored checksum.
+    Verify(verify::Args),
     /// The main job: real weights (built in) in every format, checked and timed on the GPU.
     Demo(demo::Args),
     /// Show the GPU adapter and the capabilities ecq will use.
@@ -47,6 +56,9 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Compress(a) => compress::run(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Verify(a) => verify::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Info(a) => info::run(a),
         Command::Selftest(a) => selftest::run(a),
