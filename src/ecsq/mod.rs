@@ -13,11 +13,8 @@
 //!   the objective below).
 //! - **codes**: one grid code `j` in `[-127, 127]` per weight; the body reconstruction is
 //!   `step_r * j`, computed in f32 (exact: an 11-bit step times an 8-bit code).
-//! - **symbols**: the codes as rANS symbols, row-major, by quantizer:
-//!   - `scalar`: `symbol = j - code_min`, with `code_min` (in `[-127, 127]`) stored;
-//!   - `trellis`: trellis-coded quantization (TCQ): `symbol = |j| - [j > 0]`, and the codes of
-//!     each row follow the 8-state trellis of [`trellis`] from state 0, so the symbol stands for
-//!     one of the codes the row's state allows.
+//! - **symbols**: the codes as rANS symbols, row-major: `symbol = j - code_min`, with
+//!   `code_min` (in `[-127, 127]`) stored.
 //! - **stream**: the symbols rANS-coded with one static table, in blocks of `block_rows` whole
 //!   rows ([`crate::rans`] format; `block_len = block_rows * cols`).
 //! - **outliers**: `k` entries `(row * cols + col, f16 correction)`, strictly increasing indices,
@@ -31,9 +28,8 @@
 //! `u = j + 128` is an 8-bit affine code with `scale = step` and `bias = -128 * step`, both
 //! exact in f16 (a power-of-two multiple of an f16 `<= 511` stays below 65504 and keeps its
 //! mantissa), so the q8 GEMV kernel runs ECSQ unchanged; the outliers become a sparse
-//! correction (`kernels::sparse_add`). On the GPU, the scalar quantizer's symbols decode
-//! straight to `u` (the rANS decode table's symbol field is offset by `code_min + 128`); TCQ
-//! symbols need the per-row trellis walk (`kernels::trellis_expand`). The affine identity
+//! correction (`kernels::sparse_add`). On the GPU, the symbols decode straight to `u` (the rANS
+//! decode table's symbol field is offset by `code_min + 128`; `kernels::ecsq`). The affine identity
 //! `y = s * sum(u x) - 128 s * sum(x)` cancels: f32 rounding is relative to
 //! `128 |s| sum|x|` rather than to `|y|`, about 1e-4 of `|y|` on real rows — far below the
 //! quantization error.
@@ -48,8 +44,8 @@
 //! outlier. `imp_c` is the importance of input column `c` (the mean square of calibration
 //! activations, normalized to mean 1; all ones without calibration), which makes the first term
 //! the expected squared output error `E |(W - W') x|^2` for inputs with independent
-//! components. The scalar quantizer decides each code among the nearest grid points, 0 and
-//! "outlier"; TCQ runs a Viterbi search over the trellis with the same branch costs. `rdo = 0`
+//! components. The quantizer decides each code among the two nearest grid points, 0 and
+//! "outlier". `rdo = 0`
 //! is plain nearest-point rounding (outliers are then priced at the high-rate slope
 //! [`HIGH_RATE_RDO`]). The step is then searched for a target rate
 //! ([`EcsqMatrix::quantize_to_bpw`]) or quality ([`EcsqMatrix::quantize_to_sqnr`]). At high
@@ -58,19 +54,16 @@
 //! whole tensor gives every row that slope, which minimizes the total squared error at a given
 //! total rate. [`alloc`] applies the same equal-slope rule across tensors.
 
-pub mod alloc;
 mod format;
 pub mod outliers;
 mod quantize;
 mod search;
 #[cfg(test)]
 mod tests;
-pub mod trellis;
 
 use half::f16;
 
-pub use alloc::{Allocation, Objective, allocate};
-pub use outliers::{EscapeComparison, OUTLIER_BITS, Outliers};
+pub use outliers::{EscapeComparison, OUTLIER_BITS, Outliers, escape_comparison};
 pub use quantize::{Input, Quantized};
 
 use crate::quant::{AffineSpec, QuantizedMatrix, pack};
@@ -80,51 +73,14 @@ use crate::{Error, Result};
 
 /// Largest step: `128 * step` (the run-time bias) must stay below f16's 65504.
 pub const MAX_STEP: f32 = 511.0;
+/// Largest magnitude of a grid code (the run time stores `j + 128` in a byte).
+pub const MAX_CODE: i32 = 127;
 /// The RDO strength at the high-rate operating point, `ln 2 / 6` (see the [module docs](self)).
 pub const HIGH_RATE_RDO: f64 = std::f64::consts::LN_2 / 6.0;
-
-/// How codes are chosen and stored.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Quantizer {
-    /// One grid code per weight, chosen independently (nearest points, 0 or outlier).
-    Scalar,
-    /// Trellis-coded quantization: codes follow the 8-state trellis of [`trellis`], chosen by
-    /// a Viterbi search per row (about 1 dB better at the same rate; decoding needs the walk).
-    #[default]
-    Trellis,
-}
-
-impl Quantizer {
-    /// `scalar` or `trellis`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Quantizer::Scalar => "scalar",
-            Quantizer::Trellis => "trellis",
-        }
-    }
-
-    /// Parses `scalar` or `trellis` (`tcq` also).
-    pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "scalar" => Ok(Quantizer::Scalar),
-            "trellis" | "tcq" => Ok(Quantizer::Trellis),
-            _ => Err(Error::InvalidArgument(format!("quantizer `{s}`: expected scalar or trellis"))),
-        }
-    }
-}
-
-impl std::fmt::Display for Quantizer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// How the quantizers choose codes and steps.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EcsqParams {
-    /// Scalar or trellis-coded.
-    pub quantizer: Quantizer,
     /// RDO strength: `lambda = rdo * step^2` per bit (0: plain rounding).
     pub rdo: f64,
     /// Passes that re-choose the codes with the previous pass's code lengths (with `rdo > 0`).
@@ -139,7 +95,6 @@ pub struct EcsqParams {
 impl Default for EcsqParams {
     fn default() -> Self {
         EcsqParams {
-            quantizer: Quantizer::Trellis,
             rdo: HIGH_RATE_RDO,
             rdo_passes: 2,
             rows_per_step: None,
@@ -149,11 +104,6 @@ impl Default for EcsqParams {
 }
 
 impl EcsqParams {
-    /// The defaults with `quantizer`.
-    pub fn with_quantizer(quantizer: Quantizer) -> Self {
-        EcsqParams { quantizer, ..EcsqParams::default() }
-    }
-
     /// Checks the ranges.
     pub fn validate(&self) -> Result<()> {
         if !(self.rdo.is_finite() && self.rdo >= 0.0) {
@@ -177,7 +127,6 @@ impl EcsqParams {
 pub struct EcsqMatrix {
     rows: usize,
     cols: usize,
-    quantizer: Quantizer,
     rows_per_step: usize,
     steps: Vec<f16>,
     code_min: i8,
@@ -204,7 +153,6 @@ impl EcsqMatrix {
         name: &str,
         rows: usize,
         cols: usize,
-        quantizer: Quantizer,
         rows_per_step: usize,
         steps: Vec<f16>,
         code_min: i8,
@@ -231,20 +179,13 @@ impl EcsqMatrix {
             ));
         }
         let top = stream.table().alphabet_len() as i32 - 1;
-        let ok = match quantizer {
-            Quantizer::Scalar => code_min >= -127 && i32::from(code_min) + top <= trellis::MAX_CODE,
-            Quantizer::Trellis => code_min == 0 && top <= i32::from(trellis::MAX_SYMBOL),
-        };
-        if !ok {
-            return fail(format!(
-                "{quantizer} codes from {code_min} with {} symbols leave [-127, 127]",
-                top + 1
-            ));
+        if !(code_min >= -127 && i32::from(code_min) + top <= MAX_CODE) {
+            return fail(format!("codes from {code_min} with {} symbols leave [-127, 127]", top + 1));
         }
         if outliers.index().last().is_some_and(|&i| i as usize >= n) {
             return fail(format!("outlier past the {n} weights"));
         }
-        Ok(EcsqMatrix { rows, cols, quantizer, rows_per_step, steps, code_min, stream, outliers })
+        Ok(EcsqMatrix { rows, cols, rows_per_step, steps, code_min, stream, outliers })
     }
 
     /// Output features.
@@ -255,11 +196,6 @@ impl EcsqMatrix {
     /// Inputs.
     pub fn cols(&self) -> usize {
         self.cols
-    }
-
-    /// How the codes were chosen (and how symbols map to codes).
-    pub fn quantizer(&self) -> Quantizer {
-        self.quantizer
     }
 
     /// Rows sharing one step.
@@ -277,7 +213,7 @@ impl EcsqMatrix {
         self.steps[r / self.rows_per_step].to_f32()
     }
 
-    /// The grid code of symbol 0 (scalar quantizer; 0 for TCQ).
+    /// The grid code of symbol 0.
     pub fn code_min(&self) -> i8 {
         self.code_min
     }
@@ -312,20 +248,9 @@ impl EcsqMatrix {
     pub fn codes(&self) -> Result<Vec<i8>> {
         let symbols = self.stream.decode()?;
         let mut codes = vec![0i8; symbols.len()];
-        match self.quantizer {
-            Quantizer::Scalar => {
-                // from_parts keeps symbol + code_min inside [-127, 127].
-                for (c, &s) in codes.iter_mut().zip(&symbols) {
-                    *c = (i32::from(s) + i32::from(self.code_min)) as i8;
-                }
-            }
-            Quantizer::Trellis => {
-                for (r, (sym, out)) in symbols.chunks(self.cols).zip(codes.chunks_mut(self.cols)).enumerate() {
-                    trellis::decode_row(sym, out).map_err(|c| {
-                        Error::tensor("ecsq", format!("row {r} column {c}: symbol leaves the trellis's codes"))
-                    })?;
-                }
-            }
+        // from_parts keeps symbol + code_min inside [-127, 127].
+        for (c, &s) in codes.iter_mut().zip(&symbols) {
+            *c = (i32::from(s) + i32::from(self.code_min)) as i8;
         }
         Ok(codes)
     }

@@ -1,12 +1,11 @@
-//! Code choice at a given step: nearest points or RDO (scalar), Viterbi search (trellis), both
-//! with outliers; then the rANS encoding and the exact size.
+//! Code choice at a given step: nearest points or RDO, with outliers; then the rANS encoding and
+//! the exact size.
 
 use half::f16;
 use rayon::prelude::*;
 
 use super::outliers::{OUTLIER_BITS, Outliers};
-use super::trellis::{self, MAX_CODE, STATES};
-use super::{EcsqMatrix, EcsqParams, HIGH_RATE_RDO, MAX_STEP, Quantizer, format};
+use super::{EcsqMatrix, EcsqParams, HIGH_RATE_RDO, MAX_CODE, MAX_STEP, format};
 use crate::rans::{self, FreqTable};
 use crate::{Error, Result};
 
@@ -134,7 +133,7 @@ impl Quantized {
     }
 }
 
-/// Code lengths in bits by key (scalar: `j + 128`; trellis: the symbol).
+/// Code lengths in bits by key `j + 128`.
 type Lengths = [f32; 256];
 
 /// The codes chosen at one step, before entropy coding.
@@ -145,7 +144,6 @@ pub(crate) struct Trial {
     pub(crate) key_hist: [u64; 256],
     pub(crate) steps: Vec<f16>,
     pub(crate) rows_per_step: usize,
-    pub(crate) quantizer: Quantizer,
     pub(crate) squared_error: f64,
     pub(crate) weighted_error: f64,
 }
@@ -158,13 +156,9 @@ impl Trial {
 
     /// The stream symbols' histogram and the code of symbol 0.
     fn stream_hist(&self) -> (Vec<u64>, i8) {
-        match self.quantizer {
-            Quantizer::Trellis => (self.key_hist.to_vec(), 0),
-            Quantizer::Scalar => {
-                let lo = self.key_hist.iter().position(|&c| c > 0).unwrap_or(128);
-                (self.key_hist[lo..].to_vec(), (lo as i32 - 128) as i8)
-            }
-        }
+        let lo = self.key_hist.iter().position(|&c| c > 0).unwrap_or(128);
+        let hi = self.key_hist.iter().rposition(|&c| c > 0).unwrap_or(128);
+        (self.key_hist[lo..=hi].to_vec(), (lo as i32 - 128) as i8)
     }
 
     /// The rANS table: the precision in 10..=12 that costs at most 0.1% over 12 bits.
@@ -193,10 +187,7 @@ impl Trial {
     /// Encodes the trial: the stored matrix, its reconstruction and errors.
     pub(crate) fn finish(self, input: &Input<'_>) -> Result<Quantized> {
         let (table, _, code_min) = self.table()?;
-        let symbols: Vec<u8> = match self.quantizer {
-            Quantizer::Scalar => self.codes.par_iter().map(|&j| (i32::from(j) - i32::from(code_min)) as u8).collect(),
-            Quantizer::Trellis => self.codes.par_iter().map(|&j| trellis::symbol(i32::from(j))).collect(),
-        };
+        let symbols: Vec<u8> = self.codes.par_iter().map(|&j| (i32::from(j) - i32::from(code_min)) as u8).collect();
         let block_rows = rans::rows_per_block(&table, input.cols, input.rows);
         let stream = rans::encode(&symbols, &table, block_rows * input.cols)?;
         let (index, value): (Vec<u32>, Vec<f16>) = self.outliers.iter().copied().unzip();
@@ -213,7 +204,6 @@ impl Trial {
             &input.name,
             input.rows,
             cols,
-            self.quantizer,
             self.rows_per_step,
             self.steps,
             code_min,
@@ -307,16 +297,12 @@ pub(crate) fn trial(input: &Input<'_>, delta: f32, params: &EcsqParams) -> Resul
             .par_chunks_mut(input.cols)
             .enumerate()
             .fold(
-                || (Acc { hist: vec![0; 256], ..Acc::default() }, Vec::new()),
-                |(mut a, mut scratch), (r, out)| {
-                    match params.quantizer {
-                        Quantizer::Scalar => ctx.scalar_row(r, out, &mut a),
-                        Quantizer::Trellis => ctx.trellis_row(r, out, &mut a, &mut scratch),
-                    }
-                    (a, scratch)
+                || Acc { hist: vec![0; 256], ..Acc::default() },
+                |mut a, (r, out)| {
+                    ctx.scalar_row(r, out, &mut a);
+                    a
                 },
             )
-            .map(|(a, _)| a)
             .reduce(Acc::default, Acc::merge);
         lengths = code_lengths(&acc.hist);
     }
@@ -329,7 +315,6 @@ pub(crate) fn trial(input: &Input<'_>, delta: f32, params: &EcsqParams) -> Resul
         key_hist,
         steps,
         rows_per_step,
-        quantizer: params.quantizer,
         squared_error: acc.squared_error,
         weighted_error: acc.weighted_error,
     })
@@ -354,14 +339,6 @@ struct RowCtx<'a, 'b> {
     delta: f64,
     rdo: f64,
     lengths: &'a Lengths,
-}
-
-/// One trellis decision, kept for the traceback: the code, and flags (bit 0: the predecessor
-/// was `(state >> 1) | 4`; bit 1: the weight is an outlier).
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Decision {
-    j: i8,
-    flags: u8,
 }
 
 impl RowCtx<'_, '_> {
@@ -423,104 +400,5 @@ impl RowCtx<'_, '_> {
         if let Some(v) = corr {
             acc.outliers.push((i as u32, v));
         }
-    }
-
-    fn trellis_row(&self, r: usize, out: &mut [i8], acc: &mut Acc, trace: &mut Vec<Decision>) {
-        let (s, lam, lam_out) = self.row_params(r);
-        let cols = self.input.cols;
-        let row = &self.input.data[r * cols..(r + 1) * cols];
-        let len = |j: i32| self.lengths[trellis::symbol(j) as usize];
-        trace.clear();
-        trace.resize(cols * STATES, Decision::default());
-        let mut cost = [f64::INFINITY; STATES];
-        cost[0] = 0.0;
-        for (c, &w) in row.iter().enumerate() {
-            let imp = self.input.imp(c);
-            let x = w / s;
-            // Best branch per subset k = j mod 4: (cost, code, outlier).
-            let mut bm = [(0f32, 0i32, false); 4];
-            let xc = x.clamp(-130.0, 130.0);
-            for (k, b) in bm.iter_mut().enumerate() {
-                let k = k as i32;
-                let j0 = 4 * ((xc - k as f32) / 4.0).floor() as i32 + k;
-                let mut best = (f32::INFINITY, 0, false);
-                for j in [j0, j0 + 4] {
-                    let j = clamp_in_subset(j);
-                    let cj = imp * (x - j as f32) * (x - j as f32) + lam * len(j);
-                    if cj < best.0 {
-                        best = (cj, j, false);
-                    }
-                }
-                if best.0 > lam_out * OUTLIER_BITS as f32 {
-                    let jo = smallest_in_subset(k, &len);
-                    let (co, _) = Self::outlier_cost(w, s, jo, imp, lam_out, len(jo));
-                    if co < best.0 {
-                        best = (co, jo, true);
-                    }
-                }
-                *b = best;
-            }
-            let mut next = [f64::INFINITY; STATES];
-            let t = &mut trace[c * STATES..(c + 1) * STATES];
-            for ns in 0..STATES as u8 {
-                let b = ns & 1;
-                let (p0, p1) = (ns >> 1, (ns >> 1) | 4);
-                let (k0, k1) = (trellis::subset(p0, b), trellis::subset(p1, b));
-                let c0 = cost[p0 as usize] + f64::from(bm[k0 as usize].0);
-                let c1 = cost[p1 as usize] + f64::from(bm[k1 as usize].0);
-                let (cn, k, from1) = if c1 < c0 { (c1, k1, 1) } else { (c0, k0, 0) };
-                next[ns as usize] = cn;
-                let (_, j, outlier) = bm[k as usize];
-                t[ns as usize] = Decision { j: j as i8, flags: from1 | (u8::from(outlier) << 1) };
-            }
-            cost = next;
-        }
-        let mut state = (0..STATES).min_by(|&a, &b| cost[a].total_cmp(&cost[b])).unwrap_or(0) as u8;
-        // Outlier columns, found in descending order and popped in ascending order.
-        let mut outliers = Vec::new();
-        for c in (0..cols).rev() {
-            let d = trace[c * STATES + state as usize];
-            out[c] = d.j;
-            if d.flags & 2 != 0 {
-                outliers.push(c);
-            }
-            state = if d.flags & 1 != 0 { (state >> 1) | 4 } else { state >> 1 };
-        }
-        for (c, (&w, &j)) in row.iter().zip(out.iter()).enumerate() {
-            let j = i32::from(j);
-            acc.hist[trellis::symbol(j) as usize] += 1;
-            let corr = (outliers.last() == Some(&c)).then(|| {
-                outliers.pop();
-                f16::from_f32(w - s * j as f32)
-            });
-            self.account(r * cols + c, w, s * j as f32, corr, self.input.imp(c), acc);
-        }
-    }
-}
-
-/// `j` moved by multiples of 4 into `[-127, 127]` (its subset kept).
-fn clamp_in_subset(mut j: i32) -> i32 {
-    while j > MAX_CODE {
-        j -= 4;
-    }
-    while j < -MAX_CODE {
-        j += 4;
-    }
-    j
-}
-
-/// The code of subset `k` (`j mod 4`) nearest zero, the cheaper of the two for `k = 2`.
-fn smallest_in_subset(k: i32, len: &impl Fn(i32) -> f32) -> i32 {
-    match k {
-        0 => 0,
-        1 => 1,
-        2 => {
-            if len(2) <= len(-2) {
-                2
-            } else {
-                -2
-            }
-        }
-        _ => -1,
     }
 }

@@ -3,7 +3,7 @@
 //! and exact at the end.
 
 use super::quantize::{Input, Quantized, Trial, trial};
-use super::{EcsqParams, MAX_STEP, Quantizer};
+use super::{EcsqParams, MAX_STEP};
 use crate::{Error, Result};
 
 /// `log2` of the smallest positive f16 (a subnormal).
@@ -75,16 +75,14 @@ fn step_of(u: f64) -> f32 {
 }
 
 /// A first guess of `log2(step)` from the high-rate theory of a Gaussian source: rate
-/// `h - log2(step)` with `h = log2(rms) + 2.05`, MSE `step^2 / 12`; TCQ's fine grid is half the
-/// step of a scalar quantizer at the same rate.
-fn first_guess(input: &Input<'_>, goal: Goal, quantizer: Quantizer) -> f64 {
+/// `h - log2(step)` with `h = log2(rms) + 2.05`, MSE `step^2 / 12`.
+fn first_guess(input: &Input<'_>, goal: Goal) -> f64 {
     let rms = input.rms();
     let l = if rms > 0.0 { rms.log2() } else { 0.0 };
     let u = match goal {
         Goal::Bits(b) => l + 2.05 - b,
         Goal::Sqnr(s) => l + 12f64.sqrt().log2() - s / 6.02,
     };
-    let u = if quantizer == Quantizer::Trellis { u - 0.85 } else { u };
     u.clamp(U_MIN, f64::from(MAX_STEP).log2())
 }
 
@@ -96,7 +94,7 @@ fn solve(input: &Input<'_>, params: &EcsqParams, goal: Goal) -> Result<(f64, Tri
         Ok((goal.g(input, &t)?, t))
     };
     let dir = goal.direction();
-    let mut u = first_guess(input, goal, params.quantizer);
+    let mut u = first_guess(input, goal);
     let (mut g, mut t) = eval(u)?;
     // Bracket: walk by factors of 2 until g changes sign, within the f16 step range.
     let (mut feas, mut infeas): ((f64, f64, Trial), (f64, f64));
