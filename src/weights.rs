@@ -261,8 +261,7 @@ impl SparseRows {
             let xb = &x[b * self.cols..(b + 1) * self.cols];
             for (i, &r) in self.row_index.iter().enumerate() {
                 let range = self.row_ptr[i] as usize..self.row_ptr[i + 1] as usize;
-                let acc: f64 =
-                    range.map(|k| f64::from(self.value[k]) * f64::from(xb[self.col[k] as usize])).sum();
+                let acc: f64 = range.map(|k| f64::from(self.value[k]) * f64::from(xb[self.col[k] as usize])).sum();
                 let out = &mut y[b * self.rows + r as usize];
                 *out = (f64::from(*out) + acc) as f32;
             }

@@ -152,7 +152,12 @@ impl Tensor {
         let codes = ecsq_codes(&m)?;
         let checksum = checksum::ecsq(m.rows(), m.cols(), &codes, &m);
         let words = m.to_bytes().chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-        Ok(Tensor { name: name.to_string(), shape: vec![m.rows(), m.cols()], checksum, payload: Payload::Ecsq(m, words) })
+        Ok(Tensor {
+            name: name.to_string(),
+            shape: vec![m.rows(), m.cols()],
+            checksum,
+            payload: Payload::Ecsq(m, words),
+        })
     }
 
     /// Stores raw f16 values of any shape (row-major).
@@ -256,7 +261,10 @@ impl Tensor {
     pub fn check_codes(&self, codes: &[u8], decoder: &str) -> Result<()> {
         if let Payload::Ecsq(m, _) = &self.payload {
             if codes.len() != m.rows() * m.cols() {
-                return Err(Error::tensor(&self.name, format!("{} codes for a {}x{} matrix", codes.len(), m.rows(), m.cols())));
+                return Err(Error::tensor(
+                    &self.name,
+                    format!("{} codes for a {}x{} matrix", codes.len(), m.rows(), m.cols()),
+                ));
             }
             return self.expect_checksum(checksum::ecsq(m.rows(), m.cols(), codes, m), decoder);
         }

@@ -54,6 +54,7 @@
 //! whole tensor gives every row that slope, which minimizes the total squared error at a given
 //! total rate. [`alloc`] applies the same equal-slope rule across tensors.
 
+pub mod eval;
 mod format;
 pub mod outliers;
 mod quantize;
@@ -90,16 +91,14 @@ pub struct EcsqParams {
     /// With `rows_per_step`, steps follow the rows' RMS as `step_g = step * (rms_g / rms)^a`
     /// (0: all equal, 1: proportional).
     pub row_adapt: f64,
+    /// Whether rare large weights may go to the outlier list (off: codes saturate at +-127 and
+    /// RDO never picks an outlier).
+    pub outliers: bool,
 }
 
 impl Default for EcsqParams {
     fn default() -> Self {
-        EcsqParams {
-            rdo: HIGH_RATE_RDO,
-            rdo_passes: 2,
-            rows_per_step: None,
-            row_adapt: 0.0,
-        }
+        EcsqParams { rdo: HIGH_RATE_RDO, rdo_passes: 2, rows_per_step: None, row_adapt: 0.0, outliers: true }
     }
 }
 

@@ -292,7 +292,15 @@ pub(crate) fn trial(input: &Input<'_>, delta: f32, params: &EcsqParams) -> Resul
     let mut acc = Acc::default();
     for pass in 0..passes {
         let rdo = if pass == 0 { 0.0 } else { params.rdo };
-        let ctx = RowCtx { input, steps: &steps, rows_per_step, delta: f64::from(delta), rdo, lengths: &lengths };
+        let ctx = RowCtx {
+            input,
+            steps: &steps,
+            rows_per_step,
+            delta: f64::from(delta),
+            rdo,
+            lengths: &lengths,
+            outliers: params.outliers,
+        };
         acc = codes
             .par_chunks_mut(input.cols)
             .enumerate()
@@ -339,6 +347,7 @@ struct RowCtx<'a, 'b> {
     delta: f64,
     rdo: f64,
     lengths: &'a Lengths,
+    outliers: bool,
 }
 
 impl RowCtx<'_, '_> {
@@ -379,7 +388,7 @@ impl RowCtx<'_, '_> {
             }
             // The cheapest outlier costs at least lambda * 48 bits: only then is it worth a look.
             let mut corr = None;
-            if bc > lam_out * OUTLIER_BITS as f32 {
+            if self.outliers && bc > lam_out * OUTLIER_BITS as f32 {
                 let (co, v) = Self::outlier_cost(w, s, 0, imp, lam_out, len(0));
                 if co < bc {
                     (best, corr) = (0, Some(v));
