@@ -239,6 +239,15 @@ impl Tensor {
         }
     }
 
+    /// What a GPU decoder adds to each rANS symbol of [`Tensor::rans`] to get the codes that
+    /// [`Tensor::check_codes`] expects: 0 for `affine-rans`, `code_min + 128` for `ecsq`.
+    pub fn rans_symbol_offset(&self) -> u32 {
+        match &self.payload {
+            Payload::Ecsq(m, _) => (i32::from(m.code_min()) + 128) as u32,
+            _ => 0,
+        }
+    }
+
     /// The stored checksum of the decoded tensor (see the [module docs](super)).
     pub fn checksum(&self) -> u64 {
         self.checksum

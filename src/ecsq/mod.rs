@@ -318,3 +318,25 @@ pub fn runtime_group_size(cols: usize) -> u32 {
 pub fn runtime_scale_bias(step: f16) -> (f16, f16) {
     (step, f16::from_f32(-128.0 * step.to_f32()))
 }
+
+/// Quantizes a row-major `rows x cols` f32 matrix to at most `bpw` bits per weight (everything
+/// stored counted) with the default parameters (RDO, outlier list): the stored matrix and its
+/// exact reconstruction (what every decoder, CPU or GPU, computes).
+pub fn quantize_f32(name: &str, data: &[f32], rows: usize, cols: usize, bpw: f64) -> Result<(EcsqMatrix, Vec<f32>)> {
+    let q = EcsqMatrix::quantize_to_bpw(&Input::new(name, data, rows, cols)?, bpw, &EcsqParams::default())?;
+    Ok((q.matrix, q.reconstruction))
+}
+
+/// As [`quantize_f32`], returning what the GPU runs: the q8 body as a [`crate::weights::Matrix`]
+/// (`Matrix::Affine`) and the outliers as [`SparseRows`] (`y = body x + outliers x`).
+pub fn quantize_f32_runtime(
+    name: &str,
+    data: &[f32],
+    rows: usize,
+    cols: usize,
+    bpw: f64,
+) -> Result<(crate::weights::Matrix, SparseRows)> {
+    let (m, _) = quantize_f32(name, data, rows, cols, bpw)?;
+    let rt = m.to_runtime()?;
+    Ok((crate::weights::Matrix::Affine(rt.matrix), rt.outliers))
+}

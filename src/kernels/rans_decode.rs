@@ -308,9 +308,21 @@ pub async fn check_status(ctx: &GpuContext, name: &str, status: &wgpu::Buffer) -
 
 /// Decodes `enc` on the GPU into `layout` and reads the packed words back (checks the status).
 pub async fn decode_packed(ctx: &GpuContext, name: &str, enc: &Encoded, layout: &CodeLayout) -> Result<Vec<u32>> {
+    decode_packed_with_symbol_offset(ctx, name, enc, layout, 0).await
+}
+
+/// As [`decode_packed`], with every symbol written as `symbol + offset`
+/// ([`GpuRansStream::upload_with_symbol_offset`]; ECSQ codes as `u = j + 128`).
+pub async fn decode_packed_with_symbol_offset(
+    ctx: &GpuContext,
+    name: &str,
+    enc: &Encoded,
+    layout: &CodeLayout,
+    offset: u32,
+) -> Result<Vec<u32>> {
     let dec = RansDecode::new(ctx);
     let key = key_for(&ctx.caps, enc, layout);
-    let stream = GpuRansStream::upload(ctx, name, enc)?;
+    let stream = GpuRansStream::upload_with_symbol_offset(ctx, name, enc, offset)?;
     // Poison the output in the fast path (every word is written); zero it for OR-ing otherwise.
     let fill = if key.fast_bits == 0 { 0u32 } else { 0xDEAD_BEEF };
     let out =
