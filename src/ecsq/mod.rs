@@ -54,6 +54,7 @@
 //! whole tensor gives every row that slope, which minimizes the total squared error at a given
 //! total rate. [`alloc`] applies the same equal-slope rule across tensors.
 
+pub mod alloc;
 pub mod eval;
 mod format;
 pub mod outliers;
@@ -64,6 +65,7 @@ mod tests;
 
 use half::f16;
 
+pub use alloc::{Allocation, Objective, allocate};
 pub use outliers::{EscapeComparison, OUTLIER_BITS, Outliers, escape_comparison};
 pub use quantize::{Input, Quantized};
 

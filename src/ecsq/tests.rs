@@ -162,3 +162,18 @@ fn steps_are_exact_in_the_runtime() {
         }
     }
 }
+
+#[test]
+fn allocation_spends_bits_where_they_lower_the_total_error() {
+    // Two tensors of very different scale: one budget beats the same rate on each.
+    let (a, b) = (weights(40, 128, 8), weights(40, 128, 9).iter().map(|v| v * 8.0).collect::<Vec<_>>());
+    let inputs = [Input::new("a", &a, 40, 128).unwrap(), Input::new("b", &b, 40, 128).unwrap()];
+    let alloc = allocate(&inputs, 3.0, Objective::Absolute, &params()).unwrap();
+    assert!(alloc.bits_per_weight <= 3.0);
+    let err: f64 = alloc.tensors.iter().map(|q| q.squared_error).sum();
+    let each: f64 = inputs.iter().map(|i| EcsqMatrix::quantize_to_bpw(i, 3.0, &params()).unwrap().squared_error).sum();
+    assert!(err < each, "allocated {err} vs per tensor {each}");
+    let rel = allocate(&inputs, 3.0, Objective::Relative, &params()).unwrap();
+    assert!(rel.bits_per_weight <= 3.0 && rel.tensors.len() == 2);
+    assert!(allocate(&inputs, 0.0, Objective::Absolute, &params()).is_err());
+}
