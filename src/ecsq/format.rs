@@ -102,7 +102,7 @@ impl EcsqMatrix {
         let value: Vec<f16> = (0..n_out).map(|i| f16::from_bits(u16_at(at + 2 * i))).collect();
         at += (2 * n_out).next_multiple_of(4);
         let stream = Encoded::from_bytes(&bytes[at..]).map_err(|e| Error::tensor(name, format!("ECSQ stream: {e}")))?;
-        let n = rows.checked_mul(cols).unwrap_or(usize::MAX);
+        let n = rows.saturating_mul(cols);
         let outliers = Outliers::new(index, value, n).map_err(|e| Error::tensor(name, e.to_string()))?;
         EcsqMatrix::from_parts(name, rows, cols, rps, steps, code_min, stream, outliers)
     }

@@ -35,7 +35,7 @@ impl<'a> Input<'a> {
         if rows == 0 || cols == 0 || data.len() != rows * cols || data.len() > u32::MAX as usize {
             return Err(Error::tensor(name, format!("{} values for an ECSQ matrix of {rows}x{cols}", data.len())));
         }
-        if let Some(i) = data.iter().position(|v| !(v.abs() <= F16_MAX)) {
+        if let Some(i) = data.iter().position(|v| v.is_nan() || v.abs() > F16_MAX) {
             return Err(Error::tensor(
                 name,
                 format!("weight [{}, {}] = {} is not finite or beyond f16's range", i / cols, i % cols, data[i]),
@@ -56,7 +56,7 @@ impl<'a> Input<'a> {
             ));
         }
         let mean = importance.iter().map(|&v| f64::from(v)).sum::<f64>() / self.cols as f64;
-        if !(mean > 0.0) {
+        if mean.is_nan() || mean <= 0.0 {
             return Err(Error::tensor(&self.name, "importance is zero everywhere"));
         }
         let imp: Vec<f32> = importance.iter().map(|&v| (f64::from(v) / mean) as f32).collect();
