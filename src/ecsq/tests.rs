@@ -177,3 +177,27 @@ fn allocation_spends_bits_where_they_lower_the_total_error() {
     assert!(rel.bits_per_weight <= 3.0 && rel.tensors.len() == 2);
     assert!(allocate(&inputs, 0.0, Objective::Absolute, &params()).is_err());
 }
+
+#[test]
+fn eval_covers_every_format_with_the_json_keys() {
+    let (rows, cols) = (48, 256);
+    let w = weights(rows, cols, 10);
+    let out = eval::evaluate("t", &w, rows, cols, &[3.0]).unwrap();
+    let names: Vec<&str> = out.iter().map(|r| r.format.as_str()).collect();
+    for f in ["q2g32", "q3g64+rans", "q4g128", "q8g64+rans", "ecsq3", "ecsq3-noout", "ecsq@q4g64"] {
+        assert!(names.contains(&f), "{f} missing from {names:?}");
+    }
+    assert_eq!(out.len(), 24 + 2 + 1);
+    let q4 = out.iter().find(|r| r.format == "q4g64").unwrap();
+    assert_eq!(q4.bits_per_weight, 4.5);
+    let at = out.iter().find(|r| r.format == "ecsq@q4g64").unwrap();
+    assert!(at.sqnr_db >= q4.sqnr_db);
+    let e3 = out.iter().find(|r| r.format == "ecsq3").unwrap();
+    assert!(e3.bits_per_weight <= 3.0);
+    let json = serde_json::to_value(e3).unwrap();
+    let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 4);
+    for k in ["tensor", "format", "bits_per_weight", "sqnr_db"] {
+        assert!(json.get(k).is_some(), "{k}");
+    }
+}
