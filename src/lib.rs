@@ -23,6 +23,7 @@ pub mod bench;
 pub mod container;
 pub mod cpu;
 pub mod demo;
+pub mod ecsq;
 pub mod error;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod fetch;

@@ -190,3 +190,82 @@ impl Matrix {
         }
     }
 }
+
+/// A sparse correction added to `y = W x`: `y[r] += sum value * x[col]` over the entries of
+/// row `r` — the outliers of an ECSQ matrix at run time ([`crate::ecsq`]). Only rows with
+/// entries are listed (compressed sparse rows over those rows), so an empty correction costs
+/// nothing and a GPU dispatch covers only the rows that have work.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SparseRows {
+    /// Rows of the matrix it corrects.
+    pub rows: usize,
+    /// Columns (inputs) of the matrix it corrects.
+    pub cols: usize,
+    /// The rows that have entries, increasing.
+    pub row_index: Vec<u32>,
+    /// `row_index.len() + 1` offsets: the entries of `row_index[i]` are `row_ptr[i]..row_ptr[i + 1]`.
+    pub row_ptr: Vec<u32>,
+    /// Column of each entry.
+    pub col: Vec<u32>,
+    /// Value of each entry.
+    pub value: Vec<f32>,
+}
+
+impl SparseRows {
+    /// Builds the rows from entries `(row * cols + col, value)` in increasing index order.
+    pub fn from_sorted(rows: usize, cols: usize, entries: impl IntoIterator<Item = (u32, f32)>) -> Result<Self> {
+        let mut s = SparseRows { rows, cols, row_ptr: vec![0], ..SparseRows::default() };
+        let mut last: Option<u32> = None;
+        for (i, v) in entries {
+            let (r, c) = (i as usize / cols.max(1), i as usize % cols.max(1));
+            if r >= rows || last.is_some_and(|l| i <= l) {
+                return Err(Error::InvalidArgument(format!(
+                    "sparse entry {i}: indices must increase and lie below {rows}x{cols}"
+                )));
+            }
+            if s.row_index.last() != Some(&(r as u32)) {
+                s.row_index.push(r as u32);
+                s.row_ptr.push(s.col.len() as u32);
+            }
+            s.col.push(c as u32);
+            s.value.push(v);
+            *s.row_ptr.last_mut().expect("one offset per listed row") = s.col.len() as u32;
+            last = Some(i);
+        }
+        Ok(s)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.col.len()
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.col.is_empty()
+    }
+
+    /// Adds the correction to `y` for `batch` vectors back to back in `x` (each `cols` long) and
+    /// `y` (each `rows` long): the CPU reference of the GPU's `sparse_add` kernel (f64 sums).
+    pub fn add_to(&self, x: &[f32], batch: usize, y: &mut [f32]) -> Result<()> {
+        if x.len() != batch * self.cols || y.len() != batch * self.rows {
+            return Err(Error::InvalidArgument(format!(
+                "sparse add: {} inputs and {} outputs for {batch} vectors of a {}x{} matrix",
+                x.len(),
+                y.len(),
+                self.rows,
+                self.cols
+            )));
+        }
+        for b in 0..batch {
+            let xb = &x[b * self.cols..(b + 1) * self.cols];
+            for (i, &r) in self.row_index.iter().enumerate() {
+                let range = self.row_ptr[i] as usize..self.row_ptr[i + 1] as usize;
+                let acc: f64 = range.map(|k| f64::from(self.value[k]) * f64::from(xb[self.col[k] as usize])).sum();
+                let out = &mut y[b * self.rows + r as usize];
+                *out = (f64::from(*out) + acc) as f32;
+            }
+        }
+        Ok(())
+    }
+}

@@ -155,7 +155,7 @@ fn transformer_kernel_variants_translate_to_every_backend() {
 fn every_registered_file_is_used() {
     // Each file is either a root of some variant above or included by one.
     for (name, text) in SOURCES {
-        let roots = ["rmsnorm", "rope", "attention", "swiglu", "add", "embed", "argmax"];
+        let roots = ["rmsnorm", "rope", "attention", "swiglu", "add", "embed", "argmax", "sparse_add"];
         let used_as_root = ["gemv.wgsl", "gemv_fused.wgsl", "dequant.wgsl", "copy.wgsl", "rans_decode.wgsl"]
             .contains(name)
             || roots.iter().any(|r| *name == format!("{r}.wgsl"));
@@ -199,4 +199,9 @@ fn fused_variants_translate_to_every_backend() {
         }
     }
     assert!(check_all(keys) > 20);
+}
+
+#[test]
+fn sparse_add_variants_translate_to_every_backend() {
+    check_all([64, 256].map(|wg_size| ecq::kernels::sparse_add::SparseAddKey { wg_size }));
 }

@@ -50,6 +50,14 @@ pub(crate) fn affine(format: &str, rows: usize, cols: usize, codes: &[u8], scale
     Checksum::new(format, &[rows, cols]).bytes(codes).f16s(scales).f16s(biases).finish()
 }
 
+/// Checksum of an ECSQ tensor: descriptor `ecsq RxC`, its run-time codes `u = j + 128` (one
+/// byte each, row-major), its steps (f16), then each outlier's flat index (u32) and correction
+/// (f16).
+pub(crate) fn ecsq(rows: usize, cols: usize, codes: &[u8], m: &crate::ecsq::EcsqMatrix) -> u64 {
+    let idx: Vec<u8> = m.outliers().index().iter().flat_map(|i| i.to_le_bytes()).collect();
+    Checksum::new("ecsq", &[rows, cols]).bytes(codes).f16s(m.steps()).bytes(&idx).f16s(m.outliers().value()).finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,6 +32,61 @@ pub struct Options {
     pub format: WeightFormat,
     /// How affine codes are stored.
     pub coding: Coding,
+    /// Store quantized matrices as ECSQ at this target instead of `format` (GGUF Q4/Q8
+    /// matrices keep their own codes either way).
+    pub ecsq: Option<EcsqTarget>,
+}
+
+/// The target of ECSQ matrices in a conversion.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum EcsqTarget {
+    /// At most this many bits per weight per matrix (everything stored counted).
+    Bits(f64),
+    /// The weight SQNR of this affine format on each matrix, with the fewest bits.
+    MatchAffine(crate::quant::AffineSpec),
+}
+
+impl Eq for EcsqTarget {}
+
+impl EcsqTarget {
+    /// Parses `ecsqB` (bits per weight, e.g. `ecsq3.5`) or `ecsq@FORMAT` (e.g. `ecsq@q4g64`;
+    /// `ecsq@q4` means group 64). `None` when `s` does not start with `ecsq`.
+    pub fn parse(s: &str) -> Option<Result<Self>> {
+        let rest = s.strip_prefix("ecsq")?;
+        Some(if let Some(f) = rest.strip_prefix('@') {
+            let f = if f.contains('g') { f.to_string() } else { format!("{f}g64") };
+            crate::quant::AffineSpec::parse(&f).map(EcsqTarget::MatchAffine)
+        } else {
+            match rest.parse::<f64>() {
+                Ok(b) if b.is_finite() && b > 0.0 => Ok(EcsqTarget::Bits(b)),
+                _ => Err(Error::InvalidArgument(format!("`{s}`: expected ecsqBITS (e.g. ecsq3.5) or ecsq@q4g64"))),
+            }
+        })
+    }
+
+    /// Quantizes one matrix to this target.
+    pub fn quantize(&self, name: &str, data: &[f32], rows: usize, cols: usize) -> Result<Tensor> {
+        let input = crate::ecsq::Input::new(name, data, rows, cols)?;
+        let p = crate::ecsq::EcsqParams::default();
+        let q = match *self {
+            EcsqTarget::Bits(b) => crate::ecsq::EcsqMatrix::quantize_to_bpw(&input, b, &p)?,
+            EcsqTarget::MatchAffine(spec) => {
+                let a = crate::quant::affine::quantize(name, data, rows, cols, spec)?;
+                let db = crate::quant::affine::sqnr_db(data, &a.dequantize());
+                crate::ecsq::EcsqMatrix::quantize_to_sqnr(&input, db, &p)?
+            }
+        };
+        Tensor::ecsq(name, q.matrix)
+    }
+}
+
+/// Quantizes a matrix as the options say: ECSQ when asked (matrices of at least 16 columns),
+/// else `format`.
+fn quantize_matrix(name: &str, data: &[f32], rows: usize, cols: usize, opts: Options) -> Result<Tensor> {
+    match opts.ecsq {
+        Some(t) => t.quantize(name, data, rows, cols),
+        None => Tensor::from_matrix(name, Matrix::from_f32(name, data, rows, cols, opts.format)?, opts.coding),
+    }
 }
 
 impl Default for Options {
@@ -39,6 +94,7 @@ impl Default for Options {
         Options {
             format: WeightFormat::Affine(crate::quant::AffineSpec { bits: 4, group_size: 64 }),
             coding: Coding::Auto,
+            ecsq: None,
         }
     }
 }
@@ -83,8 +139,11 @@ pub fn convert_file(path: &Path, opts: Options, progress: &(dyn Fn(Progress<'_>)
 
 /// Does `format` quantize a matrix with `cols` inputs? (Narrower ones stay raw: a group would be
 /// mostly padding.)
-fn quantizes(format: WeightFormat, rows: usize, cols: usize) -> bool {
-    match format {
+fn quantizes(opts: Options, rows: usize, cols: usize) -> bool {
+    if opts.ecsq.is_some() {
+        return rows >= 1 && cols >= 16;
+    }
+    match opts.format {
         WeightFormat::Affine(s) => rows >= 1 && cols >= s.group_size as usize,
         WeightFormat::F16 | WeightFormat::F32 => rows >= 1 && cols >= 1,
     }
@@ -116,9 +175,9 @@ pub fn from_safetensors(
         .map(|(name, view)| {
             let shape = view.shape().to_vec();
             let t = match shape[..] {
-                [rows, cols] if quantizes(opts.format, rows, cols) => {
+                [rows, cols] if quantizes(opts, rows, cols) => {
                     let f = crate::io::safetensors::to_float(name, view)?;
-                    Tensor::from_matrix(name, Matrix::from_f32(name, &f.data, rows, cols, opts.format)?, opts.coding)?
+                    quantize_matrix(name, &f.data, rows, cols, opts)?
                 }
                 _ if view.dtype() == Dtype::F16 => {
                     let data = view.data().chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]])).collect();
@@ -146,9 +205,9 @@ pub fn from_gguf(g: &Gguf, opts: Options, progress: &(dyn Fn(Progress<'_>) + Syn
                 (GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0, [_, _]) => {
                     Tensor::affine(name, g.quantized_matrix(name)?, opts.coding)?
                 }
-                (_, &[rows, cols]) if quantizes(opts.format, rows, cols) => {
+                (_, &[rows, cols]) if quantizes(opts, rows, cols) => {
                     let f = g.tensor_f32(name)?;
-                    Tensor::from_matrix(name, Matrix::from_f32(name, &f.data, rows, cols, opts.format)?, opts.coding)?
+                    quantize_matrix(name, &f.data, rows, cols, opts)?
                 }
                 (GgmlType::F16, _) => {
                     let data = g.tensor_data(name)?.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]])).collect();

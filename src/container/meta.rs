@@ -84,6 +84,8 @@ pub(crate) enum Entry {
         symmetric: bool,
         checksum: Hex64,
     },
+    /// Entropy-coded scalar quantization: one [`crate::ecsq::EcsqMatrix`] serialization.
+    Ecsq { shape: Vec<usize>, bytes: usize, checksum: Hex64 },
     /// Raw f16 values.
     F16 { shape: Vec<usize>, checksum: Hex64 },
     /// Raw f32 values.
@@ -102,6 +104,7 @@ impl Entry {
         match self {
             Entry::AffineRans { .. } => Kind::AffineRans,
             Entry::Affine { .. } => Kind::Affine,
+            Entry::Ecsq { .. } => Kind::Ecsq,
             Entry::F16 { .. } => Kind::F16,
             Entry::F32 { .. } => Kind::F32,
         }
@@ -110,14 +113,14 @@ impl Entry {
     pub(crate) fn shape(&self) -> &[usize] {
         match self {
             Entry::AffineRans { shape, .. } | Entry::Affine { shape, .. } => shape,
-            Entry::F16 { shape, .. } | Entry::F32 { shape, .. } => shape,
+            Entry::F16 { shape, .. } | Entry::F32 { shape, .. } | Entry::Ecsq { shape, .. } => shape,
         }
     }
 
     pub(crate) fn checksum(&self) -> u64 {
         match self {
             Entry::AffineRans { checksum, .. } | Entry::Affine { checksum, .. } => checksum.0,
-            Entry::F16 { checksum, .. } | Entry::F32 { checksum, .. } => checksum.0,
+            Entry::F16 { checksum, .. } | Entry::F32 { checksum, .. } | Entry::Ecsq { checksum, .. } => checksum.0,
         }
     }
 
@@ -146,6 +149,16 @@ impl Entry {
                 let mut v = vec![arr(Part::Codes, Dtype::U32, vec![g.rows, g.words_per_row])];
                 v.extend(g.scale_arrays(*symmetric));
                 v
+            }
+            Entry::Ecsq { shape, bytes, .. } => {
+                let bad = |msg: String| ContainerError::tensor_part(name, Part::Metadata, msg);
+                if shape.len() != 2 || shape.contains(&0) {
+                    return Err(bad(format!("ecsq shape {shape:?} is not [rows, cols] with both >= 1")));
+                }
+                if *bytes == 0 || bytes % 4 != 0 {
+                    return Err(bad(format!("ecsq bytes {bytes} is not a positive multiple of 4")));
+                }
+                vec![arr(Part::Data, Dtype::U32, vec![bytes / 4])]
             }
             Entry::F16 { shape, .. } => vec![arr(Part::Data, Dtype::F16, shape.clone())],
             Entry::F32 { shape, .. } => vec![arr(Part::Data, Dtype::F32, shape.clone())],

@@ -32,6 +32,7 @@
 //! | | `biases` | F16 | `[rows, groups]` | affine bias per group; absent when `symmetric` |
 //! | `affine` | `codes` | U32 | `[rows, words_per_row]` | packed codes ([`crate::quant::pack`]) |
 //! | | `scales`, `biases` | F16 | `[rows, groups]` | as above |
+//! | `ecsq` | `data` | U32 | `[bytes / 4]` | one [`crate::ecsq::EcsqMatrix`] serialization |
 //! | `f16` | `data` | F16 | `shape` | raw values, row-major |
 //! | `f32` | `data` | F32 | `shape` | raw values, row-major |
 //!
@@ -52,6 +53,11 @@
 //!   rows (`block_len = block_rows * cols`, `n_blocks = ceil(rows / block_rows)`, the last block
 //!   may be shorter). States, offsets, words and table follow [`crate::rans`] exactly; a GPU
 //!   decoder binds the three arrays as they are.
+//! - `ecsq` (entropy-coded scalar quantization, [`crate::ecsq`]): `shape = [rows, cols]`, both
+//!   `>= 1`, and `bytes`, a positive multiple of 4: the length of the `data` array, which holds
+//!   exactly the bytes of [`crate::ecsq::EcsqMatrix::to_bytes`] (its own header, steps, outliers
+//!   and rANS stream with checksum; validated by `EcsqMatrix::from_bytes`, and its `rows x cols`
+//!   must equal `shape`).
 //! - `f16`, `f32`: nothing more; any shape, including 1-D and scalars.
 //!
 //! An example (layer 0 of all-MiniLM-L6-v2, `output.dense`, quantized to q4g64):
@@ -70,6 +76,10 @@
 //! - affine kinds: the `rows * cols` codes as one byte each, row-major, padding excluded, then the
 //!   scales, then the biases, stored or implied (f16 little-endian, row-major);
 //! - `f16`, `f32`: the values, little-endian, row-major.
+//! - `ecsq` (descriptor `ecsq RxC`): the run-time codes `u = j + 128` (one byte each, row-major),
+//!   the steps (f16), the outlier indices (u32) and corrections (f16). GPU decoders write `u`
+//!   directly by offsetting the decode table's symbols by `code_min + 128`
+//!   ([`Tensor::rans_symbol_offset`]).
 //!
 //! It covers everything the decoded values depend on (format, shape, codes, scales), and is the
 //! same whether the codes are rANS-coded or packed. A GPU decoder's output (one code per byte,

@@ -267,6 +267,19 @@ fn build(name: String, entry: Entry, arrays: &HashMap<Part, &[u8]>) -> Result<Te
             }
             Payload::Affine(m)
         }
+        Entry::Ecsq { .. } => {
+            let bytes = get(Part::Data);
+            let m = crate::ecsq::EcsqMatrix::from_bytes(&name, bytes)
+                .map_err(|e| ContainerError::tensor_part(&name, Part::Data, e.to_string()))?;
+            if [m.rows(), m.cols()] != shape[..] {
+                return Err(ContainerError::tensor_part(
+                    &name,
+                    Part::Data,
+                    format!("ecsq matrix is {}x{}, the entry says {shape:?}", m.rows(), m.cols()),
+                ));
+            }
+            Payload::Ecsq(m, u32s(bytes))
+        }
         Entry::F16 { .. } => Payload::F16(f16s(get(Part::Data))),
         Entry::F32 { .. } => Payload::F32(
             get(Part::Data).chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4"))).collect(),

@@ -6,6 +6,7 @@ use super::affine::{AffineRans, is_symmetric, nonzero_padding_row, unpack_codes}
 use super::checksum::{self, Checksum};
 use super::error::ContainerError;
 use super::meta::{Entry, Hex64};
+use crate::ecsq::EcsqMatrix;
 use crate::quant::QuantizedMatrix;
 use crate::rans::Encoded;
 use crate::weights::Matrix;
@@ -22,19 +23,22 @@ pub enum Kind {
     F16,
     /// `f32`: raw f32 values.
     F32,
+    /// `ecsq`: entropy-coded scalar quantization ([`crate::ecsq`]).
+    Ecsq,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 4] = [Kind::AffineRans, Kind::Affine, Kind::F16, Kind::F32];
+    pub const ALL: [Kind; 5] = [Kind::AffineRans, Kind::Affine, Kind::F16, Kind::F32, Kind::Ecsq];
 
-    /// The name in the file (`affine-rans`, `affine`, `f16`, `f32`).
+    /// The name in the file (`affine-rans`, `affine`, `f16`, `f32`, `ecsq`).
     pub fn name(self) -> &'static str {
         match self {
             Kind::AffineRans => "affine-rans",
             Kind::Affine => "affine",
             Kind::F16 => "f16",
             Kind::F32 => "f32",
+            Kind::Ecsq => "ecsq",
         }
     }
 }
@@ -68,6 +72,8 @@ pub enum Payload {
     F16(Vec<f16>),
     /// Raw f32 values, row-major.
     F32(Vec<f32>),
+    /// An ECSQ matrix, and its serialization as stored (little-endian u32 words).
+    Ecsq(EcsqMatrix, Vec<u32>),
 }
 
 /// Bytes stored for one tensor, by kind of content.
@@ -140,6 +146,20 @@ impl Tensor {
         Ok(Tensor { name: name.to_string(), shape, checksum, payload })
     }
 
+    /// Stores an ECSQ matrix (decodes it once on the CPU for the checksum, so a broken
+    /// stream is an error here).
+    pub fn ecsq(name: &str, m: EcsqMatrix) -> Result<Self> {
+        let codes = ecsq_codes(&m)?;
+        let checksum = checksum::ecsq(m.rows(), m.cols(), &codes, &m);
+        let words = m.to_bytes().chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        Ok(Tensor {
+            name: name.to_string(),
+            shape: vec![m.rows(), m.cols()],
+            checksum,
+            payload: Payload::Ecsq(m, words),
+        })
+    }
+
     /// Stores raw f16 values of any shape (row-major).
     pub fn f16(name: &str, shape: Vec<usize>, data: Vec<f16>) -> Result<Self> {
         check_len(name, &shape, data.len())?;
@@ -186,6 +206,7 @@ impl Tensor {
             Payload::Affine(_) => Kind::Affine,
             Payload::F16(_) => Kind::F16,
             Payload::F32(_) => Kind::F32,
+            Payload::Ecsq(..) => Kind::Ecsq,
         }
     }
 
@@ -197,6 +218,10 @@ impl Tensor {
             Payload::Affine(m) => WeightFormat::Affine(m.spec),
             Payload::F16(_) => WeightFormat::F16,
             Payload::F32(_) => WeightFormat::F32,
+            Payload::Ecsq(m, _) => WeightFormat::Affine(crate::quant::AffineSpec {
+                bits: 8,
+                group_size: crate::ecsq::runtime_group_size(m.cols()),
+            }),
         }
     }
 
@@ -209,7 +234,17 @@ impl Tensor {
     pub fn rans(&self) -> Option<&Encoded> {
         match &self.payload {
             Payload::AffineRans(r) => Some(&r.stream),
+            Payload::Ecsq(m, _) => Some(m.stream()),
             _ => None,
+        }
+    }
+
+    /// What a GPU decoder adds to each rANS symbol of [`Tensor::rans`] to get the codes that
+    /// [`Tensor::check_codes`] expects: 0 for `affine-rans`, `code_min + 128` for `ecsq`.
+    pub fn rans_symbol_offset(&self) -> u32 {
+        match &self.payload {
+            Payload::Ecsq(m, _) => (i32::from(m.code_min()) + 128) as u32,
+            _ => 0,
         }
     }
 
@@ -225,6 +260,7 @@ impl Tensor {
         match &self.payload {
             Payload::AffineRans(r) => Ok(Some(r.stream.decode().map_err(|e| ContainerError::rans(&self.name, e))?)),
             Payload::Affine(m) => Ok(Some(unpack_codes(m))),
+            Payload::Ecsq(m, _) => Ok(Some(ecsq_codes(m)?)),
             Payload::F16(_) | Payload::F32(_) => Ok(None),
         }
     }
@@ -232,10 +268,19 @@ impl Tensor {
     /// Checks codes decoded elsewhere (e.g. on a GPU by `decoder`) against the checksum, with
     /// this tensor's scales and biases. Errors for raw kinds, which have no codes.
     pub fn check_codes(&self, codes: &[u8], decoder: &str) -> Result<()> {
+        if let Payload::Ecsq(m, _) = &self.payload {
+            if codes.len() != m.rows() * m.cols() {
+                return Err(Error::tensor(
+                    &self.name,
+                    format!("{} codes for a {}x{} matrix", codes.len(), m.rows(), m.cols()),
+                ));
+            }
+            return self.expect_checksum(checksum::ecsq(m.rows(), m.cols(), codes, m), decoder);
+        }
         let (format, scales, biases) = match &self.payload {
             Payload::AffineRans(r) => (r.spec.name(), &r.scales, &r.biases),
             Payload::Affine(m) => (m.spec.name(), &m.scales, &m.biases),
-            Payload::F16(_) | Payload::F32(_) => {
+            Payload::F16(_) | Payload::F32(_) | Payload::Ecsq(..) => {
                 return Err(Error::tensor(&self.name, format!("{} tensors have no codes", self.kind())));
             }
         };
@@ -262,6 +307,8 @@ impl Tensor {
 
     /// Decodes on the CPU (the reference path) and checks the result against the checksum.
     ///
+    /// ECSQ tensors become dense f32 (`step * j` plus the outliers, exact).
+    ///
     /// Raw tensors become `rows x cols` matrices with `cols` the last dimension and `rows` the
     /// product of the others (a 1-D tensor of `n` is `1 x n`, a scalar `1 x 1`).
     pub fn decode_cpu(&self) -> Result<Matrix> {
@@ -284,6 +331,10 @@ impl Tensor {
                 self.expect_checksum(Checksum::new("f32", &self.shape).f32s(data).finish(), "CPU")?;
                 let (rows, cols) = rows_cols(&self.shape);
                 Ok(Matrix::F32 { rows, cols, data: data.clone() })
+            }
+            Payload::Ecsq(m, _) => {
+                self.check_codes(&ecsq_codes(m)?, "CPU")?;
+                Ok(Matrix::F32 { rows: m.rows(), cols: m.cols(), data: m.dequantize()? })
             }
         }
     }
@@ -312,6 +363,7 @@ impl Tensor {
             },
             Payload::F16(_) => Entry::F16 { shape, checksum },
             Payload::F32(_) => Entry::F32 { shape, checksum },
+            Payload::Ecsq(_, words) => Entry::Ecsq { shape, bytes: 4 * words.len(), checksum },
         }
     }
 
@@ -336,8 +388,25 @@ impl Tensor {
             },
             Payload::F16(d) => StoredSize { codes: 2 * d.len(), ..StoredSize::default() },
             Payload::F32(d) => StoredSize { codes: 4 * d.len(), ..StoredSize::default() },
+            Payload::Ecsq(m, words) => {
+                // The table, headers and outliers are counted with the codes: all in one array.
+                let s = m.stream().sizes();
+                let scales = (2 * m.steps().len()).next_multiple_of(4);
+                StoredSize {
+                    codes: 4 * words.len() - s.states - s.offsets - scales,
+                    states: s.states,
+                    offsets: s.offsets,
+                    scales,
+                    ..StoredSize::default()
+                }
+            }
         }
     }
+}
+
+/// The codes of an ECSQ matrix as run-time q8 codes `u = j + 128`, one byte each, row-major.
+fn ecsq_codes(m: &EcsqMatrix) -> Result<Vec<u8>> {
+    Ok(m.codes()?.into_iter().map(|j| (i32::from(j) + 128) as u8).collect())
 }
 
 /// Stored bytes of scales and biases (symmetric biases are not stored).

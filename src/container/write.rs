@@ -88,6 +88,7 @@ impl Tensor {
             }
             Payload::F16(d) => vec![(Part::Data, self.shape.clone(), ArrayData::F16(d))],
             Payload::F32(d) => vec![(Part::Data, self.shape.clone(), ArrayData::F32(d))],
+            Payload::Ecsq(_, words) => vec![(Part::Data, vec![words.len()], ArrayData::U32(words))],
         }
     }
 }

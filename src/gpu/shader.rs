@@ -35,6 +35,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("attention.wgsl", include_str!("../../wgsl/attention.wgsl")),
     ("swiglu.wgsl", include_str!("../../wgsl/swiglu.wgsl")),
     ("add.wgsl", include_str!("../../wgsl/add.wgsl")),
+    ("sparse_add.wgsl", include_str!("../../wgsl/sparse_add.wgsl")),
     ("embed.wgsl", include_str!("../../wgsl/embed.wgsl")),
     ("argmax.wgsl", include_str!("../../wgsl/argmax.wgsl")),
 ];

@@ -6,12 +6,14 @@ pub mod argmax;
 pub mod attention;
 pub mod copy;
 pub mod dequant;
+pub mod ecsq;
 pub mod embed;
 pub mod gemv;
 pub mod gemv_fused;
 pub mod rans_decode;
 pub mod rmsnorm;
 pub mod rope;
+pub mod sparse_add;
 pub mod swiglu;
 
 use std::sync::Arc;

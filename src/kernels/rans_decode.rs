@@ -115,6 +115,20 @@ pub struct GpuRansStream {
 impl GpuRansStream {
     /// Uploads a stream (already validated by [`Encoded::from_parts`] or the encoder).
     pub fn upload(ctx: &GpuContext, name: &str, enc: &Encoded) -> Result<Self> {
+        Self::upload_with_symbol_offset(ctx, name, enc, 0)
+    }
+
+    /// Uploads a stream whose decoded symbols come out as `symbol + offset` (the decode table's
+    /// symbol byte is offset; e.g. ECSQ codes `j = symbol + code_min` written as `j + 128`).
+    /// Errors when a symbol would leave a byte.
+    pub fn upload_with_symbol_offset(ctx: &GpuContext, name: &str, enc: &Encoded, offset: u32) -> Result<Self> {
+        if enc.table().alphabet_len() as u32 + offset > 256 {
+            return Err(Error::tensor(
+                name,
+                format!("symbol offset {offset} takes {} symbols past 255", enc.table().alphabet_len()),
+            ));
+        }
+        let table: Vec<u32> = enc.table().packed_decode_table().into_iter().map(|e| e + offset).collect();
         let limit = ctx.caps.max_storage_binding;
         if (enc.packed_words().len() as u64) * 4 > limit {
             return Err(Error::tensor(
@@ -124,10 +138,7 @@ impl GpuRansStream {
         }
         Ok(GpuRansStream {
             params: enc.gpu_params(),
-            table: ctx.storage_buffer(
-                &format!("{name} rans table"),
-                bytemuck::cast_slice(&enc.table().packed_decode_table()),
-            ),
+            table: ctx.storage_buffer(&format!("{name} rans table"), bytemuck::cast_slice(&table)),
             states: ctx.storage_buffer(&format!("{name} rans states"), bytemuck::cast_slice(enc.states())),
             offsets: ctx.storage_buffer(&format!("{name} rans offsets"), bytemuck::cast_slice(enc.offsets())),
             words: ctx.storage_buffer(&format!("{name} rans words"), bytemuck::cast_slice(enc.packed_words())),
@@ -297,9 +308,21 @@ pub async fn check_status(ctx: &GpuContext, name: &str, status: &wgpu::Buffer) -
 
 /// Decodes `enc` on the GPU into `layout` and reads the packed words back (checks the status).
 pub async fn decode_packed(ctx: &GpuContext, name: &str, enc: &Encoded, layout: &CodeLayout) -> Result<Vec<u32>> {
+    decode_packed_with_symbol_offset(ctx, name, enc, layout, 0).await
+}
+
+/// As [`decode_packed`], with every symbol written as `symbol + offset`
+/// ([`GpuRansStream::upload_with_symbol_offset`]; ECSQ codes as `u = j + 128`).
+pub async fn decode_packed_with_symbol_offset(
+    ctx: &GpuContext,
+    name: &str,
+    enc: &Encoded,
+    layout: &CodeLayout,
+    offset: u32,
+) -> Result<Vec<u32>> {
     let dec = RansDecode::new(ctx);
     let key = key_for(&ctx.caps, enc, layout);
-    let stream = GpuRansStream::upload(ctx, name, enc)?;
+    let stream = GpuRansStream::upload_with_symbol_offset(ctx, name, enc, offset)?;
     // Poison the output in the fast path (every word is written); zero it for OR-ing otherwise.
     let fill = if key.fast_bits == 0 { 0u32 } else { 0xDEAD_BEEF };
     let out =

@@ -109,7 +109,7 @@ impl Encoded {
 /// `a ^ (a >> 32)`, with `K = 0x9E3779B97F4A7C15` and wrapping multiplication. Every step is a
 /// bijection of the accumulator, so any change confined to one accumulator's words (e.g. any
 /// single corrupted byte) always changes the checksum.
-pub(super) fn checksum(bytes: &[u8]) -> u64 {
+pub fn checksum(bytes: &[u8]) -> u64 {
     checksum_parts(bytes, &[])
 }
 

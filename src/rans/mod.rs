@@ -130,7 +130,7 @@ pub use decode::BlockDecoder;
 pub use encode::{MAX_BLOCK_OVERHEAD, encode, rows_per_block, rows_per_block_with};
 pub use entropy::{entropy_bits, histogram};
 pub use error::RansError;
-pub use format::HEADER_BYTES;
+pub use format::{HEADER_BYTES, checksum};
 pub use stream::{BLOCK_OVERHEAD_BYTES, CodedSize, Encoded, GpuParams};
 pub use table::{DEFAULT_PROB_BITS, FreqTable, choose_prob_bits};
 

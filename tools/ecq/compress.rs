@@ -29,7 +29,9 @@ pub struct Args {
     output: PathBuf,
     /// Format of the matrices that are quantized: qBITS[gGROUP] (bits 2, 3, 4, 8; group 32, 64,
     /// 128), f16 or f32. GGUF Q4_0, Q4_1 and Q8_0 matrices keep their own codes whatever this is;
-    /// 1-D tensors (norms) and matrices narrower than a group stay raw.
+    /// 1-D tensors (norms) and matrices narrower than a group stay raw. Or ECSQ: ecsqBITS (a
+    /// bits-per-weight target per matrix, e.g. ecsq3.5) or ecsq@FORMAT (the SQNR of an affine
+    /// format, e.g. ecsq@q4 = ecsq@q4g64).
     #[arg(long, default_value = "q4g64")]
     format: String,
     /// How affine codes are stored.
@@ -38,8 +40,10 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> ecq::Result<ExitCode> {
+    let ecsq = ecq::container::convert::EcsqTarget::parse(&a.format).transpose()?;
     let opts = Options {
-        format: WeightFormat::parse(&a.format)?,
+        format: if ecsq.is_some() { Options::default().format } else { WeightFormat::parse(&a.format)? },
+        ecsq,
         coding: match a.coding {
             CodingArg::Auto => Coding::Auto,
             CodingArg::Rans => Coding::Rans,

@@ -6,6 +6,7 @@ mod bench;
 mod bench_model;
 mod compress;
 mod demo;
+mod eval;
 mod eval_model;
 mod fetch;
 mod generate;
@@ -48,6 +49,9 @@ enum Command {
     /// Benchmarks (GPU timestamp queries, against the measured copy roofline).
     #[command(subcommand)]
     Bench(bench::Command),
+    /// Rate-quality table: affine 2/3/4/8-bit (fixed rate and rANS) and ECSQ at several rates,
+    /// bits per weight and SQNR per tensor, and a plot.
+    Eval(eval::Args),
     /// Download a model into the cache (`${ECQ_CACHE:-~/.cache/ecq}`).
     Fetch(fetch::Args),
     /// Generate text with a model, streaming tokens and reporting tokens/s.
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Command::Selftest(a) => selftest::run(a),
         Command::Bench(c) => bench::run(c),
         Command::Fetch(a) => fetch::run(a),
+        Command::Eval(a) => eval::run(a),
         Command::Generate(a) => generate::run(a),
         Command::EvalModel(a) => eval_model::run(a),
         #[cfg(feature = "analyze")]

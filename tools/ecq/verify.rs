@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use ecq::container::Container;
-use ecq::kernels::rans_decode::{CodeLayout, decode_packed};
+use ecq::kernels::rans_decode::{CodeLayout, decode_packed_with_symbol_offset};
 use rayon::prelude::*;
 
 /// Arguments of `ecq verify`.
@@ -48,12 +48,18 @@ pub fn run(a: Args) -> ecq::Result<ExitCode> {
                 continue;
             }
             streams += 1;
-            let decoded =
-                pollster::block_on(decode_packed(ctx, t.name(), enc, &CodeLayout::bytes())).and_then(|words| {
-                    let mut codes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-                    codes.truncate(enc.n_symbols());
-                    t.check_codes(&codes, "GPU")
-                });
+            let decoded = pollster::block_on(decode_packed_with_symbol_offset(
+                ctx,
+                t.name(),
+                enc,
+                &CodeLayout::bytes(),
+                t.rans_symbol_offset(),
+            ))
+            .and_then(|words| {
+                let mut codes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+                codes.truncate(enc.n_symbols());
+                t.check_codes(&codes, "GPU")
+            });
             *failure = decoded.err().map(|e| e.to_string());
         }
         gpu_note = format!(
