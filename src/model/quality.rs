@@ -28,6 +28,9 @@ pub enum ModelFormat {
     Rans,
     /// Dequantized and re-quantized to group-wise affine codes (min-max), stored packed.
     Affine(AffineSpec),
+    /// Dequantized and re-quantized with ECSQ at this many bits per weight (all overhead
+    /// included); the model runs its exact reconstruction as f32 weights.
+    Ecsq(f64),
 }
 
 impl fmt::Display for ModelFormat {
@@ -36,6 +39,7 @@ impl fmt::Display for ModelFormat {
             ModelFormat::Original => f.write_str("original"),
             ModelFormat::Rans => f.write_str("rans"),
             ModelFormat::Affine(s) => f.write_str(&s.name()),
+            ModelFormat::Ecsq(bpw) => write!(f, "ecsq{bpw:.1}"),
         }
     }
 }
@@ -46,9 +50,13 @@ impl FromStr for ModelFormat {
         match s {
             "original" => Ok(ModelFormat::Original),
             "rans" => Ok(ModelFormat::Rans),
+            _ if s.starts_with("ecsq") => match s["ecsq".len()..].parse::<f64>() {
+                Ok(b) if (1.0..=8.0).contains(&b) => Ok(ModelFormat::Ecsq(b)),
+                _ => Err(Error::InvalidArgument(format!("model format `{s}`: ecsq takes 1 to 8 bits, e.g. ecsq3.5"))),
+            },
             _ => AffineSpec::parse(s).map(ModelFormat::Affine).map_err(|_| {
                 Error::InvalidArgument(format!(
-                    "model format `{s}`: expected original, rans, or an affine format such as q4g64"
+                    "model format `{s}`: expected original, rans, an affine format such as q4g64, or ecsq3.5"
                 ))
             }),
         }
@@ -100,6 +108,11 @@ fn restore_matrix(name: &str, m: &Matrix, format: ModelFormat) -> Result<(Matrix
             let c = Container::from_bytes(&bytes)?;
             let t = &c.tensors()[0];
             Ok((t.decode_cpu()?, c.stored_sizes()[0].total() * 8))
+        }
+        ModelFormat::Ecsq(bpw) => {
+            let (q, recon) = crate::ecsq::quantize_f32(name, &m.to_f32(), m.rows(), m.cols(), bpw)?;
+            let bits = (q.bits_per_weight() * (m.rows() * m.cols()) as f64).round() as usize;
+            Ok((Matrix::F32 { rows: m.rows(), cols: m.cols(), data: recon }, bits))
         }
         ModelFormat::Affine(spec) => {
             let q = Matrix::from_f32(name, &m.to_f32(), m.rows(), m.cols(), WeightFormat::Affine(spec))?;
@@ -215,10 +228,11 @@ mod tests {
 
     #[test]
     fn formats_parse_and_print() {
-        for s in ["original", "rans", "q4g64", "q3g128"] {
+        for s in ["original", "rans", "q4g64", "q3g128", "ecsq3.5", "ecsq3.0"] {
             assert_eq!(s.parse::<ModelFormat>().unwrap().to_string(), s);
         }
         assert!("f16".parse::<ModelFormat>().is_err());
         assert!("q5g64".parse::<ModelFormat>().is_err());
+        assert!("ecsq0.5".parse::<ModelFormat>().is_err());
     }
 }

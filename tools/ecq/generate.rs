@@ -45,7 +45,7 @@ pub struct Args {
     #[arg(long, default_value_t = 2048)]
     max_seq: usize,
     /// Format of the linear layers: `original` (as stored), `rans` (the stored codes rANS-coded
-    /// and decoded: lossless), or an affine format such as `q3g64` (re-quantized).
+    /// and decoded: lossless), an affine format such as `q3g64`, or `ecsq3.5` (re-quantized).
     #[arg(long, default_value = "original")]
     format: String,
 }
