@@ -157,7 +157,7 @@ pub fn measure(
     if let Some(max) = max_gpu_bytes.filter(|&m| once_bytes * 2 > m) {
         return Err(Error::InvalidArgument(format!(
             "{stack}: decode-once plus the q4 baseline need ~{} MiB, above the {} MiB limit",
-            once_bytes * 2 >> 20,
+            (once_bytes * 2) >> 20,
             max >> 20
         )));
     }
@@ -184,7 +184,8 @@ pub fn measure(
     };
     let mut strategies = vec![Strategy::DecodeOnce];
     strategies.extend(Strategy::all(lru_budget).into_iter().filter(|s| *s != Strategy::DecodeOnce));
-    strategies.push(Strategy::Auto { budget: Some(once_bytes / 2) });
+    // Just below what decode-once needs: auto must pick something else, and say why.
+    strategies.push(Strategy::Auto { budget: Some(once_bytes.saturating_sub(1)) });
     let mut out: Vec<StrategyResult> = Vec::new();
     let mut once_out = None;
     let (mut t_once, mut t_lru) = (f64::NAN, f64::NAN);

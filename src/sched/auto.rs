@@ -10,11 +10,19 @@ use crate::gpu::{GpuContext, KernelPath};
 /// GPU bytes each strategy needs for `layers`: (decode-once, fused, async) — scales, coded
 /// streams, decoded codes and slots as each keeps them.
 pub fn footprints(layers: &[Layer]) -> (u64, u64, u64) {
-    let (mut decoded, mut coded, mut plain, mut largest) = (0u64, 0u64, 0u64, 0u64);
+    let f = footprints_all(layers);
+    (f[0], f[1], f[2])
+}
+
+/// Like [`footprints`], with `prefetch-cpu` driven layer by layer (scales and a ring of
+/// `ring` slots) fourth.
+pub fn footprints_all(layers: &[Layer]) -> [u64; 4] {
+    let (mut decoded, mut coded, mut plain, mut largest, mut scales_all) = (0u64, 0u64, 0u64, 0u64, 0u64);
     for l in layers {
         match &l.weights {
             LayerWeights::Coded(t) => {
                 let scales = (t.scales.len() * 4) as u64;
+                scales_all += scales;
                 decoded += t.decoded_bytes() + scales;
                 coded += t.stream.sizes().total() as u64 + scales;
                 largest = largest.max(t.decoded_bytes());
@@ -24,7 +32,7 @@ pub fn footprints(layers: &[Layer]) -> (u64, u64, u64) {
             }
         }
     }
-    (decoded + plain, coded + plain, coded + plain + 2 * largest)
+    [decoded + plain, coded + plain, coded + plain + 2 * largest, scales_all + plain + 3 * largest]
 }
 
 /// Seconds per layer of `strategy` over `layers` (wall clock, a few repetitions, median).
@@ -63,7 +71,7 @@ fn seconds_per_layer(
 /// Resolves `auto` for `layers` under an optional GPU byte budget: returns the strategy and why.
 ///
 /// Without a budget, or when every layer fits decoded, `decode-once` (plain GEMV per token is
-/// the fastest). Otherwise the largest coded layer is timed under `fused`, `async` (two copies,
+/// the fastest). Otherwise the largest coded layer is timed under `fused`, `async` (three copies,
 /// so each use decodes) and CPU decode, and the fastest strategy that fits the budget is chosen.
 /// `lru` is never chosen: a model reads its layers in a cycle, which an LRU cache smaller than
 /// the cycle misses on every use.
@@ -73,7 +81,7 @@ pub fn choose(
     budget: Option<u64>,
     path: Option<KernelPath>,
 ) -> Result<(Strategy, String)> {
-    let (once, fused, asy) = footprints(layers);
+    let [once, fused, asy, ring] = footprints_all(layers);
     let Some(budget) = budget else {
         return Ok((
             Strategy::DecodeOnce,
@@ -96,7 +104,8 @@ pub fn choose(
     };
     let plain = seconds_per_layer(ctx, vec![big.clone()], Strategy::DecodeOnce, path)?;
     let t_fused = seconds_per_layer(ctx, vec![big.clone()], Strategy::Fused, path).ok();
-    let t_async = seconds_per_layer(ctx, vec![big.clone(), big.clone()], Strategy::Async, path)?;
+    // Three copies: with two, both would stay in the two slots and nothing would be decoded.
+    let t_async = seconds_per_layer(ctx, vec![big.clone(), big.clone(), big.clone()], Strategy::Async, path)?;
     let t_cpu = {
         let LayerWeights::Coded(t) = &big.weights else { unreachable!("filtered to coded layers") };
         let t0 = std::time::Instant::now();
@@ -121,7 +130,7 @@ pub fn choose(
     if let Some(t) = t_fused.filter(|_| fused <= budget) {
         options.push((t, Strategy::Fused, "coded layers fit"));
     }
-    if t_cpu < t_async - plain && asy <= budget {
+    if t_cpu < t_async - plain && ring <= budget {
         options.push((plain.max(t_cpu), Strategy::PrefetchCpu, "CPU decode beats GPU decode here"));
     }
     options.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -105,7 +105,7 @@ impl LayerStack {
     pub fn record_token(&mut self, encoder: &mut wgpu::CommandEncoder, ts: Option<TokenTimestamps<'_>>) -> Result<()> {
         let n = self.shapes.len();
         let writes = |first: bool, last: bool| {
-            ts.map(|t| wgpu::ComputePassTimestampWrites {
+            ts.filter(|_| first || last).map(|t| wgpu::ComputePassTimestampWrites {
                 query_set: t.query_set,
                 beginning_of_pass_write_index: first.then_some(t.begin),
                 end_of_pass_write_index: last.then_some(t.end),

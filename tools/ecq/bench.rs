@@ -249,7 +249,7 @@ fn decode(ctx: &GpuContext, a: DecodeArgs) -> ecq::Result<ExitCode> {
 
 fn strategies(ctx: &GpuContext, a: StrategiesArgs) -> ecq::Result<ExitCode> {
     use bench::strategies as bs;
-    let timing = if a.common.quick { Timing { warmup: 2, runs: 5 } } else { Timing::new(false) };
+    let timing = if a.common.quick { Timing { warmup: 3, runs: 9 } } else { Timing::new(false) };
     let roof = roofline(ctx, &a.common)?;
     let n = a.layers.unwrap_or(if a.common.quick { 4 } else { 32 });
     let shapes: &[(usize, usize)] =
