@@ -189,3 +189,28 @@ fn bad_inputs_are_errors() {
     assert!(st.run(&[vec![0.0; 128], vec![0.0; 5]]).is_err());
     assert!(LayerStack::new(&ctx, vec![], Strategy::Fused, SchedOptions::default()).is_err());
 }
+
+#[test]
+fn a_stack_opens_from_an_ecq_file() {
+    use ecq::container::{Coding, Container, Tensor};
+    let ctx = common::gpu();
+    let mut rng = Rng::new(8);
+    let mut tensors = Vec::new();
+    for (i, (bits, rows, cols, coding)) in
+        [(4, 40, 128, Coding::Rans), (8, 24, 64, Coding::Packed)].into_iter().enumerate()
+    {
+        let spec = AffineSpec::new(bits, 32).unwrap();
+        let m = quantize("w", &rng.weights(rows * cols, 0.05), rows, cols, spec).unwrap();
+        tensors.push(Tensor::affine(&format!("t{i}"), m, coding).unwrap());
+    }
+    tensors.push(Tensor::f32("norm", vec![8], vec![1.0; 8]).unwrap());
+    let path = std::env::temp_dir().join(format!("ecq-strategies-{}.ecq", std::process::id()));
+    Container::new(tensors).unwrap().write(&path).unwrap();
+    let mut once = LayerStack::open(&ctx, &path, Strategy::DecodeOnce).unwrap();
+    let mut fused = LayerStack::open(&ctx, &path, Strategy::Fused).unwrap();
+    std::fs::remove_file(&path).ok();
+    assert_eq!(once.shapes(), &[(40, 128), (24, 64)]);
+    let x: Vec<Vec<f32>> = once.shapes().iter().map(|&(_, c)| rng.signed(c)).collect();
+    assert!(same_bits(&once.run(&x).unwrap(), &fused.run(&x).unwrap()));
+    assert_eq!(fused.scheduler().stats().fused, 1, "the rANS tensor fused, the packed one resident");
+}
