@@ -35,6 +35,7 @@ pub mod plot;
 pub mod quant;
 pub mod rans;
 pub mod rng;
+pub mod sched;
 pub mod selftest;
 pub mod stats;
 pub mod tokenizer;

@@ -3,6 +3,7 @@
 
 pub mod decode;
 pub mod gemv;
+pub mod strategies;
 
 use serde::Serialize;
 

@@ -39,6 +39,12 @@ impl GpuTimer {
         self.capacity
     }
 
+    /// The query set (interval `i` is written at indices `2i` and `2i + 1`), for intervals
+    /// spanning several passes.
+    pub fn query_set(&self) -> &wgpu::QuerySet {
+        &self.queries
+    }
+
     /// Timestamp writes that make a compute pass interval `i`.
     pub fn pass_writes(&self, i: u32) -> wgpu::ComputePassTimestampWrites<'_> {
         assert!(i < self.capacity, "timer interval {i} out of {}", self.capacity);

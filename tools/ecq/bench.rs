@@ -20,6 +20,8 @@ pub enum Command {
     Decode(DecodeArgs),
     /// End-to-end generation tokens/s (SmolLM2-135M, or --synthetic weights of its shapes).
     Model(crate::bench_model::ModelArgs),
+    /// Every decode strategy over a layer stack: ms per token, GPU bytes, ratio to plain q4.
+    Strategies(StrategiesArgs),
 }
 
 /// Options every benchmark takes.
@@ -53,6 +55,22 @@ pub struct DecodeArgs {
     sweep: bool,
 }
 
+/// Options of `ecq bench strategies`.
+#[derive(clap::Args)]
+pub struct StrategiesArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Layers of the synthetic stack (default 32; 4 with --quick).
+    #[arg(long)]
+    layers: Option<usize>,
+    /// Refuse a stack whose decode-once footprint plus the q4 baseline exceed this, MiB.
+    #[arg(long)]
+    max_gpu_mib: Option<u64>,
+    /// Skip SmolLM2's layers.
+    #[arg(long)]
+    no_smollm2: bool,
+}
+
 /// Options of `ecq bench gemv`.
 #[derive(clap::Args)]
 pub struct GemvArgs {
@@ -78,6 +96,7 @@ pub fn run(c: Command) -> ecq::Result<ExitCode> {
         Command::Gemv(a) => gemv(&ctx, a),
         Command::Decode(a) => decode(&ctx, a),
         Command::Model(a) => crate::bench_model::run(&ctx, a),
+        Command::Strategies(a) => strategies(&ctx, a),
         Command::Roofline(a) => {
             let r = roofline(&ctx, &a)?;
             if a.json {
@@ -227,6 +246,76 @@ fn decode(ctx: &GpuContext, a: DecodeArgs) -> ecq::Result<ExitCode> {
             &["shape", "bits", "entropy", "coded b/s", "us", "Gsym/s", "GB/s", "of copy", "sym/B", "variant"],
             &cells,
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn strategies(ctx: &GpuContext, a: StrategiesArgs) -> ecq::Result<ExitCode> {
+    use bench::strategies as bs;
+    let timing = if a.common.quick { Timing { warmup: 3, runs: 9 } } else { Timing::new(false) };
+    let roof = roofline(ctx, &a.common)?;
+    let n = a.layers.unwrap_or(if a.common.quick { 4 } else { 32 });
+    let shapes: &[(usize, usize)] =
+        if a.common.quick { &[(1024, 1024), (2816, 1024)] } else { &[(4096, 4096), (14336, 4096)] };
+    let desc = |s: &[(usize, usize)]| s.iter().map(|(r, c)| format!("{r}x{c}")).collect::<Vec<_>>().join(",");
+    let mut stacks = vec![(format!("synthetic {n}x[{}] q4g64", desc(shapes)), bs::synthetic_layers(n, shapes, 7)?)];
+    if !a.no_smollm2 {
+        let path = ecq::model::smollm2::gguf_path();
+        if path.is_file() {
+            let blocks = if a.common.quick { 1 } else { usize::MAX };
+            let name = if a.common.quick { "smollm2-135m block 0" } else { "smollm2-135m all blocks" };
+            stacks.push((name.to_string(), bs::smollm2_layers(&path, blocks)?));
+        } else {
+            eprintln!("SmolLM2 GGUF missing at {}: its stack is skipped (ecq fetch smollm2)", path.display());
+        }
+    }
+    let max = a.max_gpu_mib.map(|m| m << 20);
+    let mut rows = Vec::new();
+    for (name, layers) in stacks {
+        let res = bs::measure(ctx, &name, &layers, timing, &roof, max, &mut |r| {
+            if a.common.json {
+                println!("{}", serde_json::to_string(r).expect("serializes"));
+            } else {
+                eprintln!("  {} {}: {:.3} ms/token", r.stack, r.strategy, r.ms_per_token);
+            }
+        })?;
+        drop(layers);
+        if a.common.json {
+            // The baseline comes last in JSON (strategies were printed as they finished).
+            println!("{}", serde_json::to_string(&res[0]).expect("serializes"));
+        }
+        rows.extend(res);
+    }
+    if !a.common.json {
+        println!(
+            "copy roofline {:.1} GB/s on {}; fused breaks even with plain q4 at {:.2} symbols per byte/s",
+            roof.copy_gbps,
+            ctx.caps.adapter_name,
+            bench::decode::BREAK_EVEN_SYMBOLS_PER_BYTE
+        );
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.stack.clone(),
+                    r.strategy.clone(),
+                    format!("{:.3}", r.ms_per_token),
+                    format!("{:.1}", r.gpu_bytes as f64 / 1048576.0),
+                    format!("{:.2}", r.ratio_to_q4),
+                    r.identical_to_decode_once.to_string(),
+                    r.symbols_per_byte.map_or(String::new(), |v| format!("{v:.3}")),
+                    r.decode_hidden.map_or(String::new(), |v| format!("{:.0}%", 100.0 * v)),
+                    r.timing.clone(),
+                ]
+            })
+            .collect();
+        table::print(
+            &["stack", "strategy", "ms/token", "GPU MiB", "x q4", "identical", "sym/B", "decode hidden", "timing"],
+            &cells,
+        );
+        for r in rows.iter().filter(|r| r.strategy.starts_with("auto")) {
+            println!("{}: {}", r.stack, r.explain);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
