@@ -26,11 +26,13 @@
 
 pub mod auto;
 pub mod layer;
+pub mod model;
 pub mod scheduler;
 pub mod stack;
 pub mod strategy;
 
 pub use layer::{CodedTensor, Layer, LayerWeights};
+pub use model::model_with_strategy;
 pub use scheduler::{SchedOptions, Scheduler, Stats};
 pub use stack::{LayerStack, TokenTimestamps};
 pub use strategy::{DEFAULT_LRU_BUDGET, Strategy, format_bytes, parse_bytes};
