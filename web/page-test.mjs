@@ -17,7 +17,7 @@ const browser = await chromium.launch({
 });
 let failed = false;
 try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
   const problems = [];
   page.on("console", (m) => {
     if (m.type() === "error") problems.push(m.text());
