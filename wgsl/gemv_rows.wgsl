@@ -210,7 +210,10 @@ fn gemv_rows(
 #endfor
 #endif
     for (var row0 = first; row0 <= last; row0 += RB) {
-        var acc: array<f32, ACCS>;
+        // Explicitly zeroed: Dawn/Tint (Chromium, SwiftShader) does not re-zero a declaration
+        // without initializer on each iteration, so every group of rows after the first carried
+        // the previous group's sums (fused kernel wrong from row RB on; plain GEMV runs one group).
+        var acc = array<f32, ACCS>();
 #if XSTAT
         let base = 0u;
 #else

@@ -131,7 +131,7 @@ impl FusedKey {
             if gemv.path.subgroups { (gemv.wg_size / gemv.sg_min.max(1)) * accs * 4 } else { gemv.wg_size * accs * 4 };
         let decode_bytes = if ballot { 0 } else { 112 * groups };
         let block_words = (m.block_rows * crate::quant::affine::words_per_row(m.cols, m.spec)) as u32;
-        let table_bytes = 4u32 << m.stream.params().prob_bits;
+        let table_bytes = super::rans_decode::TABLE_SHARED_BYTES;
         let room = |table: bool| {
             caps.workgroup_storage.saturating_sub(reduce_bytes + decode_bytes + if table { table_bytes } else { 0 }) / 4
         };

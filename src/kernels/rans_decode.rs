@@ -14,6 +14,12 @@ use crate::{Error, Result};
 /// the device allows fewer invocations (WebGPU's default is 256).
 const GROUPS: u32 = 16;
 
+/// Workgroup memory of the shared decode table: `rans_core.wgsl` declares it for the largest
+/// precision (`array<u32, 4096>`, 2^MAX_PROB_BITS entries) whatever the stream's own, so this is
+/// what a variant with `table_shared` uses (Dawn rejects a pipeline over the limit; some native
+/// drivers do not check).
+pub(crate) const TABLE_SHARED_BYTES: u32 = 4 << crate::rans::MAX_PROB_BITS;
+
 /// One compiled decoder variant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RansDecodeKey {
@@ -90,7 +96,7 @@ pub fn key_for(caps: &Capabilities, enc: &Encoded, layout: &CodeLayout) -> RansD
         && enc.block_len() % 32 == 0
         && enc.block_len() % layout.row_len as usize == 0;
     let groups = GROUPS.min(caps.max_invocations_per_workgroup / 32).max(1);
-    let table_bytes = 4u32 << enc.table().prob_bits();
+    let table_bytes = TABLE_SHARED_BYTES;
     // The workgroup-memory path keeps 3 masks, 24 packed words and a flag per group.
     let flags_bytes = if caps.subgroups && caps.subgroup_min_size >= 32 { 0 } else { 112 * groups };
     RansDecodeKey {
