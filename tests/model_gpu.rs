@@ -135,6 +135,10 @@ impl WeightSource for Recording {
     fn describe(&self) -> String {
         format!("recording {}", self.inner.describe())
     }
+
+    fn gpu_bytes(&self) -> u64 {
+        self.inner.gpu_bytes()
+    }
 }
 
 #[test]
@@ -159,4 +163,36 @@ fn a_weight_source_sees_every_linear_layer_in_order() {
     // Same token as the plain resident model.
     let mut plain = GpuModel::resident(&ctx, &w, None, &opts).unwrap();
     assert_eq!(plain.forward_greedy(&prompt).unwrap(), got);
+}
+
+/// Every decode strategy runs the model to bit-identical logits and the same greedy tokens as the
+/// resident weights (the first 3 blocks of SmolLM2, to keep lavapipe fast: rANS-coded at load).
+#[test]
+fn every_decode_strategy_gives_the_same_logits_and_tokens() {
+    let g = common::smollm2_gguf();
+    let mut w = LlamaWeights::from_gguf(&g).unwrap();
+    drop(g);
+    w.layers.truncate(3);
+    w.config.n_layers = 3;
+    let ctx = common::gpu();
+    let opts = GpuModelOptions { max_seq: 16 };
+    let prompt = [1u32, 504, 3458, 282];
+    let run = |m: &mut dyn Decoder| {
+        let mut logits = vec![m.forward(&prompt).unwrap()];
+        for _ in 0..2 {
+            let t = ecq::cpu::argmax(logits.last().unwrap());
+            logits.push(m.forward(&[t]).unwrap());
+        }
+        logits
+    };
+    let want = run(&mut GpuModel::resident(&ctx, &w, None, &opts).unwrap());
+    for s in ["decode-once", "fused", "lru:1MiB", "async", "prefetch-cpu", "auto"] {
+        let strategy: ecq::sched::Strategy = s.parse().unwrap();
+        let mut m = ecq::sched::model_with_strategy(&ctx, &w, strategy, &opts).unwrap();
+        let got = run(&mut m);
+        for (step, (a, b)) in got.iter().zip(&want).enumerate() {
+            let same = a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "{s}: logits at step {step} differ from the resident weights'");
+        }
+    }
 }

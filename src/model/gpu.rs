@@ -58,6 +58,9 @@ pub trait WeightSource {
 
     /// A short name for reports (`resident q4g32`, ...).
     fn describe(&self) -> String;
+
+    /// GPU memory held for the weights, in bytes.
+    fn gpu_bytes(&self) -> u64;
 }
 
 /// Every linear layer resident on the GPU in its stored format, multiplied by the GEMV kernel.
@@ -126,6 +129,10 @@ impl WeightSource for ResidentWeights {
         formats.sort();
         formats.dedup();
         format!("resident {}", formats.join("+"))
+    }
+
+    fn gpu_bytes(&self) -> u64 {
+        ResidentWeights::gpu_bytes(self)
     }
 }
 

@@ -164,8 +164,8 @@ impl LlamaWeights {
         Ok(LlamaWeights { config, embedding, output_norm, layers, lm_head })
     }
 
-    /// Random weights of `config`'s shape for timing (not for text): linear layers with uniform
-    /// random `linear` codes (which is what entropy coding would see as incompressible), a tied
+    /// Random weights of `config`'s shape for timing (not for text): linear layers with random
+    /// `linear` codes distributed like real weights' codes, a tied
     /// q8g32 embedding, unit norms. Scales are small enough that activations stay finite.
     pub fn synthetic(config: LlamaConfig, linear: AffineSpec, seed: u64) -> Result<Self> {
         config.validate()?;
@@ -173,8 +173,11 @@ impl LlamaWeights {
         let random = |name: &str, (rows, cols): (usize, usize), spec: AffineSpec, seed: u64| {
             let mut rng = Rng::new(seed);
             let mut m = QuantizedMatrix { spec, rows, cols, codes: vec![], scales: vec![], biases: vec![] };
-            let (words, groups) = (rows * m.words_per_row(), rows * m.groups_per_row());
-            m.codes = (0..words).map(|_| rng.next_u64() as u32).collect();
+            let groups = rows * m.groups_per_row();
+            // Codes with the spread of real weights' codes (~3.7 bits of entropy at 4 bits), so
+            // entropy-coded strategies see realistic stream sizes.
+            let codes = crate::bench::decode::weight_like_codes(rows * cols, spec.bits, &mut rng);
+            m.codes = codes.chunks(cols).flat_map(|r| crate::quant::pack::pack(r, spec.bits)).collect();
             let half = f32::from(1u16 << (spec.bits - 1));
             let scale = 0.5 / (half * (cols as f32).sqrt());
             m.scales = vec![f16::from_f32(scale); groups];

@@ -39,7 +39,12 @@ pub fn linear_ids(w: &LlamaWeights) -> Vec<LinearId> {
 }
 
 /// A scheduler holding `w`'s linear layers under `strategy`, mapped to the model's layer ids.
-pub fn model_scheduler(ctx: &GpuContext, w: &LlamaWeights, strategy: Strategy, opts: SchedOptions) -> Result<Scheduler> {
+pub fn model_scheduler(
+    ctx: &GpuContext,
+    w: &LlamaWeights,
+    strategy: Strategy,
+    opts: SchedOptions,
+) -> Result<Scheduler> {
     let mut s = Scheduler::new(ctx, model_layers(w)?, strategy, opts)?;
     s.map_by_name(linear_ids(w))?;
     Ok(s)

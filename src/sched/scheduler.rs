@@ -657,6 +657,10 @@ impl WeightSource for Scheduler {
     fn describe(&self) -> String {
         self.description()
     }
+
+    fn gpu_bytes(&self) -> u64 {
+        Scheduler::gpu_bytes(self)
+    }
 }
 
 /// Input/output vectors for one layer: a convenience for stacks.

@@ -5,11 +5,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use ecq::gpu::GpuContext;
+use ecq::model::WeightSource;
 use ecq::model::quality::ModelFormat;
 use ecq::model::{
     CpuModel, Decoder, GenerateOptions, GpuModel, GpuModelOptions, LlamaWeights, Sampling, StopReason, generate,
     smollm2,
 };
+use ecq::sched::Strategy;
 use ecq::tokenizer::{ChatTemplate, Message, Tokenizer};
 
 /// Arguments of `ecq generate`.
@@ -48,6 +51,11 @@ pub struct Args {
     /// and decoded: lossless), an affine format such as `q3g64`, or `ecsq3.5` (re-quantized).
     #[arg(long, default_value = "original")]
     format: String,
+    /// Decode strategy of the linear layers: the layers are rANS-coded at load and run as
+    /// `fused`, `decode-once`, `lru[:BYTES]`, `async`, `prefetch-cpu` or `auto[:BUDGET]`
+    /// (default: the stored codes resident, no coding).
+    #[arg(long)]
+    strategy: Option<String>,
 }
 
 pub fn model_path(name: &str) -> ecq::Result<PathBuf> {
@@ -76,8 +84,24 @@ fn decoder<'w>(
         return Ok((Box::new(CpuModel::new(w, max_seq)?), format!("CPU reference ({threads} threads)")));
     }
     let ctx = crate::gpu()?;
-    let mut m = GpuModel::resident(&ctx, w, None, &GpuModelOptions { max_seq })?;
-    // Compile the pipelines of the prefill chunks and of decode before anything is timed.
+    let opts = GpuModelOptions { max_seq };
+    match &a.strategy {
+        None => prepared(&ctx, GpuModel::resident(&ctx, w, None, &opts)?, prompt_len),
+        Some(s) => {
+            let strategy: Strategy = s.parse()?;
+            let m = ecq::sched::model_with_strategy(&ctx, w, strategy, &opts)?;
+            eprintln!("ecq: strategy {strategy}: {}", m.source().explain());
+            prepared(&ctx, m, prompt_len)
+        }
+    }
+}
+
+/// Compiles the pipelines of the prefill chunks and of decode before anything is timed.
+fn prepared<'w, S: WeightSource + 'w>(
+    ctx: &GpuContext,
+    mut m: GpuModel<S>,
+    prompt_len: usize,
+) -> ecq::Result<(Box<dyn Decoder + 'w>, String)> {
     let chunk = ecq::model::gpu::MAX_CHUNK;
     for n in [prompt_len.min(chunk), prompt_len % chunk, 1] {
         if n > 0 {
@@ -85,11 +109,12 @@ fn decoder<'w>(
         }
     }
     let what = format!(
-        "{} ({}, {}), weights {}",
+        "{} ({}, {}), weights {}, {:.1} MB on the GPU",
         ctx.caps.adapter_name,
         ctx.caps.backend,
         ctx.caps.path().name(),
-        ecq::model::WeightSource::describe(m.source())
+        m.source().describe(),
+        m.source().gpu_bytes() as f64 / 1e6
     );
     Ok((Box::new(m), what))
 }
