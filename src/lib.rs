@@ -13,6 +13,9 @@
 //! - [`kernels`]: one module per WGSL kernel family; kernels only *encode* into compute passes.
 //! - [`tokenizer`]: byte-level BPE from a GGUF's vocabulary and merges.
 //! - [`model`]: the Llama forward pass on the CPU (reference) and on the GPU, and generation.
+//! - [`ecsq`]: entropy-coded scalar quantization with rate-distortion-optimized rounding.
+//! - `sched` (native): decode strategies (fused, decode-once, LRU, async, CPU prefetch, auto)
+//!   behind one scheduler, and the layer-stack API.
 //! - [`analyze`] (feature `analyze`): can stored weights be replaced by computation? Every
 //!   compute-for-memory idea measured against affine quantization at equal size.
 //! - [`stats`] and [`plot`]: small statistics helpers and an SVG plot writer.
@@ -35,6 +38,9 @@ pub mod plot;
 pub mod quant;
 pub mod rans;
 pub mod rng;
+// Blocking readbacks and CPU decode threads: native only for now (the browser runs the kernels
+// directly, web/).
+#[cfg(not(target_arch = "wasm32"))]
 pub mod sched;
 pub mod selftest;
 pub mod stats;

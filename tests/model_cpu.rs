@@ -41,3 +41,30 @@ fn prefill_equals_token_by_token_decode() {
     assert_eq!(a.cache().keys(3), b.cache().keys(3));
     assert!(b.forward(&[1; 5]).is_err(), "8-position cache overflows");
 }
+
+/// The lossless format of `eval-model`/`generate --format rans` goes through the `.ecq` writer and
+/// reader and returns every linear layer exactly, smaller; a lossy format changes them and the
+/// CPU model's perplexity scoring sees it.
+#[test]
+fn rans_format_restores_every_layer_exactly_and_lossy_formats_do_not() {
+    use ecq::model::quality::{ModelFormat, restore, score};
+    let g = common::smollm2_gguf();
+    let tok = ecq::tokenizer::Tokenizer::from_gguf(&g).unwrap();
+    let w = LlamaWeights::from_gguf(&g).unwrap();
+    drop(g);
+    let r = restore(&w, ModelFormat::Rans).unwrap();
+    for (a, b) in r.weights.layers.iter().zip(&w.layers) {
+        assert!(a.proj == b.proj, "rANS round trip changed a layer");
+    }
+    assert!(r.linear_bits_per_weight > 4.8 && r.linear_bits_per_weight < 4.95, "{}", r.linear_bits_per_weight);
+
+    let q3 = restore(&w, "q3g64".parse().unwrap()).unwrap();
+    assert!((q3.linear_bits_per_weight - 3.5).abs() < 1e-9);
+    assert!(q3.weights.layers[0].proj != w.layers[0].proj);
+    let tokens: Vec<u32> = tok.encode(ecq::model::quality::EVAL_TEXT)[..6].to_vec();
+    let (exact, reference) = score(&mut CpuModel::new(&w, 8).unwrap(), &tokens, None, |_| {}).unwrap();
+    let (same, _) = score(&mut CpuModel::new(&r.weights, 8).unwrap(), &tokens, Some(&reference), |_| {}).unwrap();
+    assert!(same.identical_logits && same.kl_mean == 0.0 && same.perplexity == exact.perplexity);
+    let (lossy, _) = score(&mut CpuModel::new(&q3.weights, 8).unwrap(), &tokens, Some(&reference), |_| {}).unwrap();
+    assert!(!lossy.identical_logits && lossy.kl_mean > 0.0);
+}

@@ -3,6 +3,7 @@
 
 pub mod decode;
 pub mod gemv;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod strategies;
 
 use serde::Serialize;
