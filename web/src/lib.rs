@@ -132,7 +132,7 @@ pub fn default_file() -> ecq::Result<(Vec<u8>, f64)> {
         return Ok(v);
     }
     let t0 = now_ms();
-    let opts = Options { format: WeightFormat::Affine(DEFAULT_FORMAT), coding: Coding::Rans };
+    let opts = Options { format: WeightFormat::Affine(DEFAULT_FORMAT), coding: Coding::Rans, ecsq: None };
     let conv = convert::from_safetensors(ecq::io::fixture::DEMO_FIXTURE, Path::new("built-in fixture"), opts, &|_| ())?;
     let v = (conv.container.to_bytes(), now_ms() - t0);
     DEFAULT_FILE.with(|c| {
