@@ -88,7 +88,8 @@ pub fn run(a: Args) -> ecq::Result<ExitCode> {
         None => None,
     };
     let started = Instant::now();
-    let tensors = load(file, pattern.as_ref(), a.max_tensors, a.min_dim)?;
+    let tensors =
+        crate::matrices::load(file, |n| pattern.as_ref().is_none_or(|p| p.is_match(n)), a.max_tensors, a.min_dim)?;
     if tensors.is_empty() {
         return Err(ecq::Error::InvalidArgument(format!("{}: no 2-D tensor matches", file.display())));
     }
@@ -183,33 +184,6 @@ fn write_plot(a: &Args, summary: &[Summary], source: &Path) -> ecq::Result<()> {
         std::fs::write(p, svg).map_err(|e| ecq::Error::io(p, e))?;
     }
     Ok(())
-}
-
-/// The 2-D float tensors of a safetensors or GGUF file that pass the filters, in file order.
-fn load(
-    path: &Path,
-    pattern: Option<&regex::Regex>,
-    max: Option<usize>,
-    min_dim: usize,
-) -> ecq::Result<Vec<FloatTensor>> {
-    let keep = |name: &str, shape: &[usize]| {
-        shape.len() == 2 && shape.iter().all(|&d| d >= min_dim) && pattern.is_none_or(|p| p.is_match(name))
-    };
-    let limit = max.unwrap_or(usize::MAX);
-    let mut head = [0u8; 4];
-    let is_gguf = std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
-        .map(|_| &head == b"GGUF")
-        .map_err(|e| ecq::Error::io(path, e))?;
-    if is_gguf {
-        let g = ecq::io::Gguf::open(path)?;
-        let names: Vec<String> =
-            g.tensors().iter().filter(|t| keep(&t.name, &t.shape())).map(|t| t.name.clone()).take(limit).collect();
-        names.iter().map(|n| g.tensor_f32(n)).collect()
-    } else {
-        let all = ecq::io::safetensors::load_floats(path)?;
-        Ok(all.into_iter().filter(|t| keep(&t.name, &t.shape)).take(limit).collect())
-    }
 }
 
 /// The analysis tensor, with evenly spaced rows when `max_rows` is below the row count.

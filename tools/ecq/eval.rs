@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use ecq::ecsq::eval::{DEFAULT_RATES, EvalRow, evaluate};
-use ecq::io::FloatTensor;
 use ecq::plot::{Plot, Series, Style};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -38,7 +37,12 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> ecq::Result<ExitCode> {
-    let tensors = load(&a.file, a.tensors.as_deref(), a.max_tensors, a.min_dim)?;
+    let tensors = crate::matrices::load(
+        &a.file,
+        |n| a.tensors.as_deref().is_none_or(|p| n.contains(p)),
+        a.max_tensors,
+        a.min_dim,
+    )?;
     if tensors.is_empty() {
         return Err(ecq::Error::InvalidArgument(format!("{}: no 2-D tensors to evaluate", a.file.display())));
     }
@@ -123,26 +127,4 @@ fn plot(summary: &[(String, (f64, f64))], title: &str) -> Plot {
         p.x_marks.push((*b, "q4g64".into()));
     }
     p
-}
-
-/// The 2-D float tensors of a safetensors or GGUF file that pass the filters, in file order.
-fn load(path: &Path, pattern: Option<&str>, max: Option<usize>, min_dim: usize) -> ecq::Result<Vec<FloatTensor>> {
-    let keep = |name: &str, shape: &[usize]| {
-        shape.len() == 2 && shape.iter().all(|&d| d >= min_dim) && pattern.is_none_or(|p| name.contains(p))
-    };
-    let limit = max.unwrap_or(usize::MAX);
-    let mut head = [0u8; 4];
-    let is_gguf = std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
-        .map(|_| &head == b"GGUF")
-        .map_err(|e| ecq::Error::io(path, e))?;
-    if is_gguf {
-        let g = ecq::io::Gguf::open(path)?;
-        let names: Vec<String> =
-            g.tensors().iter().filter(|t| keep(&t.name, &t.shape())).map(|t| t.name.clone()).take(limit).collect();
-        names.iter().map(|n| g.tensor_f32(n)).collect()
-    } else {
-        let all = ecq::io::safetensors::load_floats(path)?;
-        Ok(all.into_iter().filter(|t| keep(&t.name, &t.shape)).take(limit).collect())
-    }
 }

@@ -12,6 +12,7 @@ mod fetch;
 mod generate;
 mod info;
 mod inspect;
+mod matrices;
 mod selftest;
 mod table;
 mod verify;
