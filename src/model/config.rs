@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::io::Gguf;
+use crate::io::gguf::Metadata;
 use crate::{Error, Result};
 
 /// Hyper-parameters of a Llama-architecture decoder.
@@ -33,6 +34,11 @@ pub struct LlamaConfig {
 impl LlamaConfig {
     /// Reads and validates the `llama.*` keys of a GGUF file.
     pub fn from_gguf(g: &Gguf) -> Result<Self> {
+        Self::from_metadata(g.meta())
+    }
+
+    /// Reads and validates the `llama.*` keys of model metadata (a GGUF file's or a package's).
+    pub fn from_metadata(g: &Metadata) -> Result<Self> {
         let arch = g.architecture()?;
         if arch != "llama" {
             return Err(Error::Unsupported(format!(

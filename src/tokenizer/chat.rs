@@ -3,6 +3,7 @@
 //! SmolLM2, Qwen and others) is the one supported so far.
 
 use crate::io::Gguf;
+use crate::io::gguf::Metadata;
 use crate::{Error, Result};
 
 /// One turn of a conversation.
@@ -35,6 +36,11 @@ pub enum ChatTemplate {
 impl ChatTemplate {
     /// Recognizes the template of a GGUF file (`tokenizer.chat_template`).
     pub fn from_gguf(g: &Gguf) -> Result<Self> {
+        Self::from_metadata(g.meta())
+    }
+
+    /// Recognizes the template in model metadata (`tokenizer.chat_template`).
+    pub fn from_metadata(g: &Metadata) -> Result<Self> {
         Self::recognize(g.get_str("tokenizer.chat_template")?)
     }
 

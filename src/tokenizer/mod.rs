@@ -20,6 +20,7 @@ pub use chat::{ChatTemplate, Message};
 pub use pretokenize::{PreKind, Pretokenizer};
 
 use crate::io::Gguf;
+use crate::io::gguf::Metadata;
 use crate::{Error, Result};
 
 /// A token id.
@@ -104,6 +105,12 @@ impl Tokenizer {
     /// Reads the tokenizer of a GGUF file: `tokenizer.ggml.{model, pre, tokens, token_type,
     /// merges, bos_token_id, eos_token_id, add_bos_token}`. Only `gpt2` (byte-level BPE) models.
     pub fn from_gguf(g: &Gguf) -> Result<Self> {
+        Self::from_metadata(g.meta())
+    }
+
+    /// Reads the tokenizer from model metadata (a GGUF file's or a package's); see
+    /// [`Tokenizer::from_gguf`].
+    pub fn from_metadata(g: &Metadata) -> Result<Self> {
         let bad = |msg: String| Error::invalid_file(g.path(), msg);
         let model = g.get_str("tokenizer.ggml.model")?;
         if model != "gpt2" {

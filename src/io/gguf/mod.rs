@@ -16,14 +16,16 @@
 
 pub mod dequant;
 pub mod import;
+pub mod metadata;
 #[cfg(test)]
 pub(crate) mod writer;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 pub use dequant::{GgmlType, byte_size, dequantize};
 pub use import::{import_quantized, llama_unpermute_quantized, llama_unpermute_rows, llama_unpermute_tensor};
+pub use metadata::{Array, Metadata, Value};
 
 use super::FloatTensor;
 use crate::{Error, Result};
@@ -36,167 +38,6 @@ pub const DEFAULT_ALIGNMENT: u64 = 32;
 const MAX_DIMS: u32 = 4;
 /// Nesting limit for arrays of arrays (the format allows it; real files use at most one level).
 const MAX_ARRAY_DEPTH: u32 = 4;
-
-/// A metadata value.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Value {
-    /// GGUF type 0.
-    U8(u8),
-    /// GGUF type 1.
-    I8(i8),
-    /// GGUF type 2.
-    U16(u16),
-    /// GGUF type 3.
-    I16(i16),
-    /// GGUF type 4.
-    U32(u32),
-    /// GGUF type 5.
-    I32(i32),
-    /// GGUF type 6.
-    F32(f32),
-    /// GGUF type 7.
-    Bool(bool),
-    /// GGUF type 8 (UTF-8).
-    String(String),
-    /// GGUF type 9.
-    Array(Array),
-    /// GGUF type 10.
-    U64(u64),
-    /// GGUF type 11.
-    I64(i64),
-    /// GGUF type 12.
-    F64(f64),
-}
-
-/// A metadata array: all elements share one type.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Array {
-    /// u8 elements.
-    U8(Vec<u8>),
-    /// i8 elements.
-    I8(Vec<i8>),
-    /// u16 elements.
-    U16(Vec<u16>),
-    /// i16 elements.
-    I16(Vec<i16>),
-    /// u32 elements.
-    U32(Vec<u32>),
-    /// i32 elements.
-    I32(Vec<i32>),
-    /// f32 elements.
-    F32(Vec<f32>),
-    /// bool elements.
-    Bool(Vec<bool>),
-    /// String elements (e.g. `tokenizer.ggml.tokens`, `tokenizer.ggml.merges`).
-    String(Vec<String>),
-    /// Arrays of arrays.
-    Array(Vec<Array>),
-    /// u64 elements.
-    U64(Vec<u64>),
-    /// i64 elements.
-    I64(Vec<i64>),
-    /// f64 elements.
-    F64(Vec<f64>),
-}
-
-impl Value {
-    /// The GGUF type name (`u32`, `string`, `array<f32>`, ...), for messages.
-    pub fn type_name(&self) -> String {
-        match self {
-            Value::U8(_) => "u8".into(),
-            Value::I8(_) => "i8".into(),
-            Value::U16(_) => "u16".into(),
-            Value::I16(_) => "i16".into(),
-            Value::U32(_) => "u32".into(),
-            Value::I32(_) => "i32".into(),
-            Value::F32(_) => "f32".into(),
-            Value::Bool(_) => "bool".into(),
-            Value::String(_) => "string".into(),
-            Value::Array(a) => format!("array<{}>", a.elem_type_name()),
-            Value::U64(_) => "u64".into(),
-            Value::I64(_) => "i64".into(),
-            Value::F64(_) => "f64".into(),
-        }
-    }
-
-    /// Any integer value as i128 (lossless for every GGUF integer type).
-    fn as_int(&self) -> Option<i128> {
-        Some(match *self {
-            Value::U8(v) => v.into(),
-            Value::I8(v) => v.into(),
-            Value::U16(v) => v.into(),
-            Value::I16(v) => v.into(),
-            Value::U32(v) => v.into(),
-            Value::I32(v) => v.into(),
-            Value::U64(v) => v.into(),
-            Value::I64(v) => v.into(),
-            _ => return None,
-        })
-    }
-}
-
-impl Array {
-    /// Number of elements.
-    pub fn len(&self) -> usize {
-        match self {
-            Array::U8(v) => v.len(),
-            Array::I8(v) => v.len(),
-            Array::U16(v) => v.len(),
-            Array::I16(v) => v.len(),
-            Array::U32(v) => v.len(),
-            Array::I32(v) => v.len(),
-            Array::F32(v) => v.len(),
-            Array::Bool(v) => v.len(),
-            Array::String(v) => v.len(),
-            Array::Array(v) => v.len(),
-            Array::U64(v) => v.len(),
-            Array::I64(v) => v.len(),
-            Array::F64(v) => v.len(),
-        }
-    }
-
-    /// True when the array has no elements.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The element type name, for messages.
-    pub fn elem_type_name(&self) -> &'static str {
-        match self {
-            Array::U8(_) => "u8",
-            Array::I8(_) => "i8",
-            Array::U16(_) => "u16",
-            Array::I16(_) => "i16",
-            Array::U32(_) => "u32",
-            Array::I32(_) => "i32",
-            Array::F32(_) => "f32",
-            Array::Bool(_) => "bool",
-            Array::String(_) => "string",
-            Array::Array(_) => "array",
-            Array::U64(_) => "u64",
-            Array::I64(_) => "i64",
-            Array::F64(_) => "f64",
-        }
-    }
-
-    /// Elements of an integer array as i128, or `None` for non-integer arrays.
-    fn ints(&self) -> Option<Vec<i128>> {
-        fn conv<T: Copy + Into<i128>>(v: &[T]) -> Vec<i128> {
-            v.iter().map(|&x| x.into()).collect()
-        }
-        Some(match self {
-            Array::U8(v) => conv(v),
-            Array::I8(v) => conv(v),
-            Array::U16(v) => conv(v),
-            Array::I16(v) => conv(v),
-            Array::U32(v) => conv(v),
-            Array::I32(v) => conv(v),
-            Array::U64(v) => conv(v),
-            Array::I64(v) => conv(v),
-            _ => return None,
-        })
-    }
-}
 
 /// One tensor's entry in the GGUF header.
 #[derive(Clone, Debug, PartialEq)]
@@ -231,8 +72,7 @@ pub struct Gguf {
     version: u32,
     alignment: u64,
     data_offset: usize,
-    metadata: Vec<(String, Value)>,
-    meta_index: HashMap<String, usize>,
+    meta: Metadata,
     tensors: Vec<TensorInfo>,
     tensor_index: HashMap<String, usize>,
 }
@@ -266,18 +106,19 @@ impl Gguf {
         let n_kv = r.u64()?;
         // A key-value pair takes at least 13 bytes, a tensor info at least 24.
         r.check_count(n_kv, 13, "metadata entries")?;
-        let mut metadata = Vec::with_capacity(n_kv as usize);
-        let mut meta_index = HashMap::with_capacity(n_kv as usize);
+        let mut entries = Vec::with_capacity(n_kv as usize);
+        let mut seen = HashSet::with_capacity(n_kv as usize);
         for _ in 0..n_kv {
             let key = r.string().map_err(|e| r.wrap(e, "metadata key"))?;
             let ty = r.u32()?;
             let value = r.value(ty, 0).map_err(|e| r.wrap(e, &format!("metadata `{key}`")))?;
-            if meta_index.insert(key.clone(), metadata.len()).is_some() {
+            if !seen.insert(key.clone()) {
                 return Err(r.err(format!("duplicate metadata key `{key}`")));
             }
-            metadata.push((key, value));
+            entries.push((key, value));
         }
-        let alignment = match meta_index.get("general.alignment").map(|&i| &metadata[i].1) {
+        let meta = Metadata::new(&path, entries)?;
+        let alignment = match meta.get("general.alignment") {
             None => DEFAULT_ALIGNMENT,
             Some(v) => match v.as_int() {
                 Some(a) if a > 0 && a <= 1 << 20 && (a as u64).is_power_of_two() => a as u64,
@@ -310,7 +151,7 @@ impl Gguf {
                 )));
             }
         }
-        Ok(Gguf { path, bytes, version, alignment, data_offset, metadata, meta_index, tensors, tensor_index })
+        Ok(Gguf { path, bytes, version, alignment, data_offset, meta, tensors, tensor_index })
     }
 
     /// The file this was read from (or the label given to [`Gguf::from_bytes`]).
@@ -338,130 +179,9 @@ impl Gguf {
         &self.bytes
     }
 
-    /// All metadata entries in file order.
-    pub fn metadata(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.metadata.iter().map(|(k, v)| (k.as_str(), v))
-    }
-
-    /// One metadata value, if present.
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.meta_index.get(key).map(|&i| &self.metadata[i].1)
-    }
-
-    /// True when the key is present.
-    pub fn contains_key(&self, key: &str) -> bool {
-        self.meta_index.contains_key(key)
-    }
-
-    fn require(&self, key: &str) -> Result<&Value> {
-        self.get(key).ok_or_else(|| Error::invalid_file(&self.path, format!("metadata key `{key}` is missing")))
-    }
-
-    fn wrong_type(&self, key: &str, v: &Value, want: &str) -> Error {
-        Error::invalid_file(&self.path, format!("metadata `{key}` is {}, expected {want}", v.type_name()))
-    }
-
-    fn get_int<T: TryFrom<i128>>(&self, key: &str, want: &str) -> Result<T> {
-        let v = self.require(key)?;
-        let i = v.as_int().ok_or_else(|| self.wrong_type(key, v, want))?;
-        T::try_from(i)
-            .map_err(|_| Error::invalid_file(&self.path, format!("metadata `{key}` = {i} does not fit {want}")))
-    }
-
-    /// A string value.
-    pub fn get_str(&self, key: &str) -> Result<&str> {
-        match self.require(key)? {
-            Value::String(s) => Ok(s),
-            v => Err(self.wrong_type(key, v, "string")),
-        }
-    }
-
-    /// An integer value of any GGUF integer type that fits in u32.
-    pub fn get_u32(&self, key: &str) -> Result<u32> {
-        self.get_int(key, "u32")
-    }
-
-    /// An integer value of any GGUF integer type that fits in i32.
-    pub fn get_i32(&self, key: &str) -> Result<i32> {
-        self.get_int(key, "i32")
-    }
-
-    /// An integer value of any GGUF integer type that fits in u64.
-    pub fn get_u64(&self, key: &str) -> Result<u64> {
-        self.get_int(key, "u64")
-    }
-
-    /// A float value (f32, or f64 rounded to f32).
-    pub fn get_f32(&self, key: &str) -> Result<f32> {
-        match *self.require(key)? {
-            Value::F32(v) => Ok(v),
-            Value::F64(v) => Ok(v as f32),
-            ref v => Err(self.wrong_type(key, v, "f32")),
-        }
-    }
-
-    /// A bool value.
-    pub fn get_bool(&self, key: &str) -> Result<bool> {
-        match *self.require(key)? {
-            Value::Bool(b) => Ok(b),
-            ref v => Err(self.wrong_type(key, v, "bool")),
-        }
-    }
-
-    /// An array value of any element type.
-    pub fn get_array(&self, key: &str) -> Result<&Array> {
-        match self.require(key)? {
-            Value::Array(a) => Ok(a),
-            v => Err(self.wrong_type(key, v, "array")),
-        }
-    }
-
-    /// A string array (e.g. `tokenizer.ggml.tokens`, `tokenizer.ggml.merges`).
-    pub fn get_str_array(&self, key: &str) -> Result<&[String]> {
-        match self.require(key)? {
-            Value::Array(Array::String(v)) => Ok(v),
-            v => Err(self.wrong_type(key, v, "array<string>")),
-        }
-    }
-
-    /// An f32 array (e.g. `tokenizer.ggml.scores`).
-    pub fn get_f32_array(&self, key: &str) -> Result<&[f32]> {
-        match self.require(key)? {
-            Value::Array(Array::F32(v)) => Ok(v),
-            v => Err(self.wrong_type(key, v, "array<f32>")),
-        }
-    }
-
-    fn get_int_array<T: TryFrom<i128>>(&self, key: &str, want: &str) -> Result<Vec<T>> {
-        let v = self.require(key)?;
-        let ints = match v {
-            Value::Array(a) => a.ints(),
-            _ => None,
-        }
-        .ok_or_else(|| self.wrong_type(key, v, want))?;
-        ints.into_iter()
-            .enumerate()
-            .map(|(i, x)| {
-                T::try_from(x).map_err(|_| {
-                    Error::invalid_file(&self.path, format!("metadata `{key}`[{i}] = {x} does not fit {want}"))
-                })
-            })
-            .collect()
-    }
-
-    /// An integer array of any GGUF integer type whose values fit in i32 (e.g. `tokenizer.ggml.token_type`).
-    pub fn get_i32_array(&self, key: &str) -> Result<Vec<i32>> {
-        self.get_int_array(key, "array<i32>")
-    }
-
-    /// An integer array of any GGUF integer type whose values fit in u32.
-    pub fn get_u32_array(&self, key: &str) -> Result<Vec<u32>> {
-        self.get_int_array(key, "array<u32>")
-    }
-
-    /// `general.architecture` (e.g. `llama`); model keys are prefixed with it.
-    pub fn architecture(&self) -> Result<&str> {
-        self.get_str("general.architecture")
+    /// The metadata (key-value pairs), with typed getters.
+    pub fn meta(&self) -> &Metadata {
+        &self.meta
     }
 
     /// All tensor infos in file order.

@@ -78,34 +78,34 @@ fn metadata_of_every_type() {
     let g = Gguf::from_bytes(sample_file(3, None), "mem").unwrap();
     assert_eq!(g.version(), 3);
     assert_eq!(g.alignment(), 32);
-    assert_eq!(g.architecture().unwrap(), "llama");
-    assert_eq!(g.get_u32("llama.block_count").unwrap(), 2);
-    assert_eq!(g.get_f32("llama.rope.freq_base").unwrap(), 10000.0);
-    assert_eq!(g.get("u8"), Some(&Value::U8(200)));
-    assert_eq!(g.get_i32("i8").unwrap(), -1);
-    assert_eq!(g.get_u32("u16").unwrap(), 513);
-    assert_eq!(g.get_i32("i16").unwrap(), -2);
-    assert_eq!(g.get_i32("i32").unwrap(), -7);
-    assert!(g.get_bool("bool").unwrap());
-    assert_eq!(g.get_u64("u64").unwrap(), 1 << 40);
-    assert_eq!(g.get("i64"), Some(&Value::I64(-3)));
-    assert_eq!(g.get_f32("f64").unwrap(), 0.5);
-    assert_eq!(g.get_str_array("tokens").unwrap(), ["<s>", "Ġthe", "é"]);
-    assert_eq!(g.get_f32_array("scores").unwrap(), [1.5, -2.0]);
-    assert_eq!(g.get_i32_array("types").unwrap(), [1, 3, -1]);
-    assert_eq!(g.get_u32_array("u8s").unwrap(), [1, 2]);
-    assert_eq!(g.get_array("nested").unwrap(), &Array::Array(vec![Array::U32(vec![9]), Array::String(vec![])]));
-    assert_eq!(g.metadata().count(), 17);
+    assert_eq!(g.meta().architecture().unwrap(), "llama");
+    assert_eq!(g.meta().get_u32("llama.block_count").unwrap(), 2);
+    assert_eq!(g.meta().get_f32("llama.rope.freq_base").unwrap(), 10000.0);
+    assert_eq!(g.meta().get("u8"), Some(&Value::U8(200)));
+    assert_eq!(g.meta().get_i32("i8").unwrap(), -1);
+    assert_eq!(g.meta().get_u32("u16").unwrap(), 513);
+    assert_eq!(g.meta().get_i32("i16").unwrap(), -2);
+    assert_eq!(g.meta().get_i32("i32").unwrap(), -7);
+    assert!(g.meta().get_bool("bool").unwrap());
+    assert_eq!(g.meta().get_u64("u64").unwrap(), 1 << 40);
+    assert_eq!(g.meta().get("i64"), Some(&Value::I64(-3)));
+    assert_eq!(g.meta().get_f32("f64").unwrap(), 0.5);
+    assert_eq!(g.meta().get_str_array("tokens").unwrap(), ["<s>", "Ġthe", "é"]);
+    assert_eq!(g.meta().get_f32_array("scores").unwrap(), [1.5, -2.0]);
+    assert_eq!(g.meta().get_i32_array("types").unwrap(), [1, 3, -1]);
+    assert_eq!(g.meta().get_u32_array("u8s").unwrap(), [1, 2]);
+    assert_eq!(g.meta().get_array("nested").unwrap(), &Array::Array(vec![Array::U32(vec![9]), Array::String(vec![])]));
+    assert_eq!(g.meta().entries().count(), 17);
 
     // Errors name the key and the types involved.
-    let e = g.get_u32("missing").unwrap_err().to_string();
+    let e = g.meta().get_u32("missing").unwrap_err().to_string();
     assert!(e.contains("`missing` is missing"), "{e}");
-    let e = g.get_str("llama.block_count").unwrap_err().to_string();
+    let e = g.meta().get_str("llama.block_count").unwrap_err().to_string();
     assert!(e.contains("is u32, expected string"), "{e}");
-    assert!(g.get_u32("i32").unwrap_err().to_string().contains("does not fit u32"));
-    assert!(g.get_u32("u64").is_err());
-    assert!(g.get_u32_array("types").is_err());
-    assert!(g.get_f32_array("tokens").unwrap_err().to_string().contains("array<string>"));
+    assert!(g.meta().get_u32("i32").unwrap_err().to_string().contains("does not fit u32"));
+    assert!(g.meta().get_u32("u64").is_err());
+    assert!(g.meta().get_u32_array("types").is_err());
+    assert!(g.meta().get_f32_array("tokens").unwrap_err().to_string().contains("array<string>"));
 }
 
 #[test]
@@ -164,8 +164,15 @@ fn parse(bytes: Vec<u8>) -> Result<Gguf> {
 
 /// Exercises everything a caller might do with a parsed file.
 fn use_everything(g: &Gguf) {
-    for (k, v) in g.metadata() {
-        let _ = (g.get_str(k), g.get_u32(k), g.get_f32(k), g.get_str_array(k), g.get_i32_array(k), v.type_name());
+    for (k, v) in g.meta().entries() {
+        let _ = (
+            g.meta().get_str(k),
+            g.meta().get_u32(k),
+            g.meta().get_f32(k),
+            g.meta().get_str_array(k),
+            g.meta().get_i32_array(k),
+            v.type_name(),
+        );
     }
     for t in g.tensors() {
         let _ = (g.tensor_f32(&t.name), g.quantized_matrix(&t.name), t.shape());
@@ -309,31 +316,34 @@ fn real_smollm2_file() {
         return;
     };
     let g = Gguf::open(&path).unwrap();
-    assert_eq!(g.architecture().unwrap(), "llama");
-    assert_eq!(g.get_u32("llama.block_count").unwrap(), 30);
-    assert_eq!(g.get_u32("llama.embedding_length").unwrap(), 576);
-    assert_eq!(g.get_u32("llama.feed_forward_length").unwrap(), 1536);
-    assert_eq!(g.get_u32("llama.attention.head_count").unwrap(), 9);
-    assert_eq!(g.get_u32("llama.attention.head_count_kv").unwrap(), 3);
-    assert_eq!(g.get_u32("llama.context_length").unwrap(), 8192);
-    assert_eq!(g.get_u32("llama.rope.dimension_count").unwrap(), 64);
-    assert_eq!(g.get_f32("llama.rope.freq_base").unwrap(), 100_000.0);
-    assert_eq!(g.get_f32("llama.attention.layer_norm_rms_epsilon").unwrap(), 1e-5);
-    assert_eq!(g.get_str("tokenizer.ggml.model").unwrap(), "gpt2");
-    assert_eq!(g.get_str("tokenizer.ggml.pre").unwrap(), "smollm");
+    assert_eq!(g.meta().architecture().unwrap(), "llama");
+    assert_eq!(g.meta().get_u32("llama.block_count").unwrap(), 30);
+    assert_eq!(g.meta().get_u32("llama.embedding_length").unwrap(), 576);
+    assert_eq!(g.meta().get_u32("llama.feed_forward_length").unwrap(), 1536);
+    assert_eq!(g.meta().get_u32("llama.attention.head_count").unwrap(), 9);
+    assert_eq!(g.meta().get_u32("llama.attention.head_count_kv").unwrap(), 3);
+    assert_eq!(g.meta().get_u32("llama.context_length").unwrap(), 8192);
+    assert_eq!(g.meta().get_u32("llama.rope.dimension_count").unwrap(), 64);
+    assert_eq!(g.meta().get_f32("llama.rope.freq_base").unwrap(), 100_000.0);
+    assert_eq!(g.meta().get_f32("llama.attention.layer_norm_rms_epsilon").unwrap(), 1e-5);
+    assert_eq!(g.meta().get_str("tokenizer.ggml.model").unwrap(), "gpt2");
+    assert_eq!(g.meta().get_str("tokenizer.ggml.pre").unwrap(), "smollm");
     assert_eq!(
-        (g.get_u32("tokenizer.ggml.bos_token_id").unwrap(), g.get_u32("tokenizer.ggml.eos_token_id").unwrap()),
+        (
+            g.meta().get_u32("tokenizer.ggml.bos_token_id").unwrap(),
+            g.meta().get_u32("tokenizer.ggml.eos_token_id").unwrap()
+        ),
         (1, 2)
     );
-    assert!(g.get_str("tokenizer.chat_template").unwrap().contains("<|im_start|>"));
-    assert_eq!(g.get_i32_array("tokenizer.ggml.token_type").unwrap().len(), 49152);
+    assert!(g.meta().get_str("tokenizer.chat_template").unwrap().contains("<|im_start|>"));
+    assert_eq!(g.meta().get_i32_array("tokenizer.ggml.token_type").unwrap().len(), 49152);
     assert_eq!(
-        &g.get_str_array("tokenizer.ggml.tokens").unwrap()[..3],
+        &g.meta().get_str_array("tokenizer.ggml.tokens").unwrap()[..3],
         ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     );
-    assert_eq!(g.get_str_array("tokenizer.ggml.merges").unwrap()[0], "Ġ t");
-    assert_eq!(g.get_str_array("tokenizer.ggml.tokens").unwrap().len(), 49152);
-    assert!(!g.get_str_array("tokenizer.ggml.merges").unwrap().is_empty());
+    assert_eq!(g.meta().get_str_array("tokenizer.ggml.merges").unwrap()[0], "Ġ t");
+    assert_eq!(g.meta().get_str_array("tokenizer.ggml.tokens").unwrap().len(), 49152);
+    assert!(!g.meta().get_str_array("tokenizer.ggml.merges").unwrap().is_empty());
     assert_eq!(g.tensors().len(), 30 * 9 + 2, "9 per layer + token_embd + output_norm (tied output)");
 
     let q = g.tensor_info("blk.0.attn_q.weight").unwrap();
