@@ -58,7 +58,7 @@ fn chat_prompt_uses_control_tokens() {
     let g = common::smollm2_gguf();
     let tok = Tokenizer::from_gguf(&g).unwrap();
     let chat = ChatTemplate::from_gguf(&g).unwrap();
-    let ids = tok.encode(&chat.render(&[Message::new("user", "Hi")], true));
+    let ids = tok.encode(&chat.render(&[Message::new("user", "Hi")], true).unwrap());
     assert_eq!(ids[0], 1, "<|im_start|>");
     assert_eq!(ids.iter().filter(|&&i| i == 1).count(), 3);
     assert_eq!(ids.iter().filter(|&&i| i == 2).count(), 2);
