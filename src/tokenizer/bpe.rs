@@ -8,9 +8,10 @@
 //! is spelled out byte by byte where single-character tokens exist and dropped otherwise.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 
 use super::TokenId;
+use super::hash::FastMap;
 use super::pretokenize::{PreKind, Pretokenizer};
 use crate::{Error, Result};
 
@@ -31,9 +32,13 @@ pub fn byte_chars() -> [char; 256] {
     map
 }
 
-/// The inverse of [`byte_chars`].
-pub fn char_bytes() -> HashMap<char, u8> {
-    byte_chars().iter().enumerate().map(|(b, &c)| (c, b as u8)).collect()
+/// The inverse of [`byte_chars`], indexed by character (all below U+0144).
+pub fn char_bytes() -> [Option<u8>; 0x144] {
+    let mut map = [None; 0x144];
+    for (b, c) in byte_chars().into_iter().enumerate() {
+        map[c as usize] = Some(b as u8);
+    }
+    map
 }
 
 /// The merges and pre-tokenizer of a byte-level BPE vocabulary.
@@ -44,7 +49,7 @@ pub struct Bpe {
     /// The symbol of each byte.
     byte_sym: [u32; 256],
     /// (left, right) -> (rank, merged).
-    merges: HashMap<(u32, u32), (u32, u32)>,
+    merges: FastMap<(u32, u32), (u32, u32)>,
     /// Symbols below this are token ids.
     n_tokens: u32,
     /// Byte-level text of the extra symbols `n_tokens..`.
@@ -73,9 +78,9 @@ const NONE: u32 = u32::MAX;
 
 impl Bpe {
     /// Builds the merge table. `ids` maps every vocabulary entry's stored text to its id.
-    pub fn new(n_tokens: usize, ids: &HashMap<String, TokenId>, merges: &[String], pre: PreKind) -> Result<Self> {
+    pub fn new(n_tokens: usize, ids: &FastMap<String, TokenId>, merges: &[String], pre: PreKind) -> Result<Self> {
         let n_tokens = n_tokens as u32;
-        let mut extra_ids: HashMap<String, u32> = HashMap::new();
+        let mut extra_ids: FastMap<String, u32> = FastMap::default();
         let mut extra: Vec<String> = Vec::new();
         let mut sym = |text: &str| -> u32 {
             if let Some(&id) = ids.get(text) {
@@ -91,7 +96,7 @@ impl Bpe {
         };
         let byte_chars = byte_chars();
         let byte_sym = byte_chars.map(|c| sym(c.encode_utf8(&mut [0; 4])));
-        let mut table = HashMap::with_capacity(merges.len());
+        let mut table = FastMap::with_capacity_and_hasher(merges.len(), Default::default());
         let mut joined = String::new();
         for (rank, m) in merges.iter().enumerate() {
             // llama.cpp splits at the first space after the first byte.
@@ -126,7 +131,7 @@ impl Bpe {
     }
 
     /// Encodes ordinary text (no special tokens in it) onto `out`.
-    pub fn encode(&self, text: &str, ids: &HashMap<String, TokenId>, work: &mut Work, out: &mut Vec<TokenId>) {
+    pub fn encode(&self, text: &str, ids: &FastMap<String, TokenId>, work: &mut Work, out: &mut Vec<TokenId>) {
         for piece in self.pre.split(text) {
             if self.ignore_merges {
                 work.word.clear();
@@ -207,7 +212,7 @@ mod tests {
         assert_eq!(chars[b'A' as usize], 'A');
         assert_eq!(chars[b' ' as usize], 'Ġ');
         assert_eq!(chars[b'\n' as usize], 'Ċ');
-        assert_eq!(char_bytes().len(), 256);
+        assert_eq!(char_bytes().iter().flatten().count(), 256);
         assert!(chars.iter().all(|c| !c.is_whitespace() && !c.is_control()));
     }
 }

@@ -13,14 +13,14 @@
 
 mod bpe;
 pub mod chat;
+mod hash;
 pub mod pretokenize;
 pub mod special;
 mod spm;
 pub mod unicode;
 
-use std::collections::HashMap;
-
 pub use chat::{ChatTemplate, Message};
+use hash::FastMap;
 pub use pretokenize::{PreKind, Pretokenizer};
 use special::{Fragment, Specials};
 
@@ -53,11 +53,12 @@ pub enum TokenType {
 impl TokenType {
     fn from_gguf(v: i32) -> Option<Self> {
         Some(match v {
+            // Undefined: llama.cpp gives it no attribute, so it behaves as unused.
+            0 | 5 => TokenType::Unused,
             1 => TokenType::Normal,
             2 => TokenType::Unknown,
             3 => TokenType::Control,
             4 => TokenType::UserDefined,
-            5 => TokenType::Unused,
             6 => TokenType::Byte,
             _ => return None,
         })
@@ -231,7 +232,7 @@ pub struct Tokenizer {
     types: Vec<TokenType>,
     /// SentencePiece scores (empty for BPE).
     scores: Vec<f32>,
-    ids: HashMap<String, TokenId>,
+    ids: FastMap<String, TokenId>,
     specials: Specials,
     bos: Option<TokenId>,
     eos: Option<TokenId>,
@@ -373,7 +374,7 @@ impl Tokenizer {
             .enumerate()
             .map(|(i, t)| if t.is_empty() { format!("[EMPTY_{i}]") } else { t.clone() })
             .collect();
-        let mut ids = HashMap::with_capacity(n);
+        let mut ids = FastMap::with_capacity_and_hasher(n, Default::default());
         for (i, t) in texts.iter().enumerate() {
             ids.entry(t.clone()).or_insert(i as TokenId);
         }
@@ -620,7 +621,7 @@ impl Tokenizer {
 /// the sorted end-of-generation set (`llama_vocab::impl::load`): tokens that end generation by
 /// their text or by a fill-in-the-middle role become control tokens, except two exceptions that
 /// keep `<|end|>` (gpt-oss, Solar) and `</s>` (Gemma 4, PLaMo) ordinary.
-fn end_of_generation(spec: &TokenizerSpec<'_>, texts: &[String], ids: &HashMap<String, TokenId>) -> Ends {
+fn end_of_generation(spec: &TokenizerSpec<'_>, texts: &[String], ids: &FastMap<String, TokenId>) -> Ends {
     let mut types = spec.types.clone();
     let find = |names: &[&str]| names.iter().find_map(|t| ids.get(*t).copied());
     let found = |id: Option<TokenId>, names: &[&str]| id.or_else(|| find(names));
@@ -676,7 +677,7 @@ struct Ends {
 
 /// What token `i` of type `ty` with stored text `t` decodes to, as llama.cpp's `token_to_piece`
 /// (with special tokens rendered).
-fn piece(i: usize, t: &str, ty: TokenType, spm: bool, unmap: &HashMap<char, u8>) -> Result<Vec<u8>> {
+fn piece(i: usize, t: &str, ty: TokenType, spm: bool, unmap: &[Option<u8>]) -> Result<Vec<u8>> {
     Ok(match ty {
         TokenType::Control | TokenType::Unknown | TokenType::UserDefined => t.as_bytes().to_vec(),
         TokenType::Unused => Vec::new(),
@@ -692,8 +693,8 @@ fn piece(i: usize, t: &str, ty: TokenType, spm: bool, unmap: &HashMap<char, u8>)
         TokenType::Normal => {
             let mut v = Vec::with_capacity(t.len());
             for c in t.chars() {
-                match unmap.get(&c) {
-                    Some(&b) => v.push(b),
+                match unmap.get(c as usize).copied().flatten() {
+                    Some(b) => v.push(b),
                     // llama.cpp's marker for a character outside GPT-2's byte alphabet.
                     None => {
                         v.extend_from_slice(b"[UNK_BYTE_0x");

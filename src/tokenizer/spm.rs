@@ -5,9 +5,10 @@
 //! score is merged (leftmost first among equals) until no concatenation is an entry. A character
 //! that is not an entry falls back to its bytes' tokens (`<0x41>`).
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 
 use super::TokenId;
+use super::hash::FastMap;
 
 /// SentencePiece's word-boundary mark, which stands for a space in vocabulary entries.
 pub const SPACE: &str = "\u{2581}";
@@ -62,7 +63,7 @@ const NONE: u32 = u32::MAX;
 
 impl Spm {
     /// The byte fallback of the vocabulary `ids`.
-    pub fn new(ids: &HashMap<String, TokenId>, unk: Option<TokenId>) -> Self {
+    pub fn new(ids: &FastMap<String, TokenId>, unk: Option<TokenId>) -> Self {
         let byte_token = std::array::from_fn(|b| {
             let raw = (1..0x80).contains(&b).then(|| char::from(b as u8).to_string());
             ids.get(&format!("<0x{b:02X}>")).or_else(|| raw.and_then(|r| ids.get(&r))).copied().or(unk)
@@ -75,7 +76,7 @@ impl Spm {
     pub fn encode(
         &self,
         text: &str,
-        ids: &HashMap<String, TokenId>,
+        ids: &FastMap<String, TokenId>,
         scores: &[f32],
         work: &mut Work,
         out: &mut Vec<TokenId>,
