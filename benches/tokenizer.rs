@@ -7,7 +7,6 @@
 //! `cargo bench --bench tokenizer`
 
 use std::hint::black_box;
-use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ecq::io::Gguf;
@@ -35,7 +34,8 @@ fn text() -> String {
 
 fn bench(c: &mut Criterion) {
     let text = text();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tokenizer");
+    // llama.cpp's vocabulary test files, fetched by `tools/fetch-weights.sh vocabs`.
+    let dir = ecq::model::smollm2::cache_dir().join("vocab");
     let mut g = c.benchmark_group("tokenizer");
     g.sample_size(10);
     for name in ["gpt-2", "llama-bpe", "qwen2", "llama-spm"] {

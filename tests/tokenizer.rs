@@ -22,8 +22,16 @@ fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tokenizer").join(name)
 }
 
+/// A file of llama.cpp's vocabulary test set, fetched into the cache by
+/// `tools/fetch-weights.sh vocabs` (tools/test.sh runs it). Missing files fail the test.
+fn vocab_file(name: &str) -> PathBuf {
+    let p = ecq::model::smollm2::cache_dir().join("vocab").join(name);
+    assert!(p.is_file(), "{} is missing: run `tools/fetch-weights.sh vocabs` first", p.display());
+    p
+}
+
 fn vocab(name: &str) -> Tokenizer {
-    let g = Gguf::open(data(&format!("ggml-vocab-{name}.gguf"))).unwrap();
+    let g = Gguf::open(vocab_file(&format!("ggml-vocab-{name}.gguf"))).unwrap();
     Tokenizer::from_gguf(&g).unwrap()
 }
 
@@ -67,7 +75,7 @@ fn fixture(name: &str) -> Fixture {
 /// The changed vocabulary a fixture describes, built as tools/tokenizer-fixtures.py built it.
 fn variant(fx: &Fixture) -> Tokenizer {
     let base = fx.base.as_deref().expect("a changed vocabulary");
-    let g = Gguf::open(data(&format!("ggml-vocab-{base}.gguf"))).unwrap();
+    let g = Gguf::open(vocab_file(&format!("ggml-vocab-{base}.gguf"))).unwrap();
     let mut entries: Vec<(String, Value)> = g
         .meta()
         .entries()
@@ -285,8 +293,8 @@ fn qwen25_matches_llama_cpp() {
 fn huggingface_reference_files_match() {
     for name in ["gpt-2", "llama-bpe", "qwen2", "llama-spm"] {
         let tok = vocab(name);
-        let inp = std::fs::read_to_string(data(&format!("ggml-vocab-{name}.gguf.inp"))).unwrap();
-        let out = std::fs::read_to_string(data(&format!("ggml-vocab-{name}.gguf.out"))).unwrap();
+        let inp = std::fs::read_to_string(vocab_file(&format!("ggml-vocab-{name}.gguf.inp"))).unwrap();
+        let out = std::fs::read_to_string(vocab_file(&format!("ggml-vocab-{name}.gguf.out"))).unwrap();
         // As test-tokenizer-0 reads them: a separator at the very end opens no test.
         let mut texts: Vec<&str> = inp.split("\n__ggml_vocab_test__\n").collect();
         if texts.last() == Some(&"") {
@@ -391,7 +399,7 @@ fn chat_templates_render_like_jinja() {
 
 #[test]
 fn unsupported_tokenizers_are_clear_errors() {
-    let g = Gguf::open(data("ggml-vocab-llama-spm.gguf")).unwrap();
+    let g = Gguf::open(vocab_file("ggml-vocab-llama-spm.gguf")).unwrap();
     let with = |key: &str, v: Value| {
         let mut e: Vec<(String, Value)> =
             g.meta().entries().filter(|(k, _)| *k != key).map(|(k, v)| (k.to_string(), v.clone())).collect();
@@ -402,7 +410,7 @@ fn unsupported_tokenizers_are_clear_errors() {
     assert!(e.contains("tokenizer model `gemma4`") && e.contains("test.gguf"), "{e}");
     let e = with("tokenizer.ggml.bos_token_id", Value::U32(99_999)).unwrap_err().to_string();
     assert!(e.contains("bos token 99999 is beyond the 32000-token vocabulary"), "{e}");
-    let g = Gguf::open(data("ggml-vocab-qwen2.gguf")).unwrap();
+    let g = Gguf::open(vocab_file("ggml-vocab-qwen2.gguf")).unwrap();
     let mut e: Vec<(String, Value)> = g.meta().entries().map(|(k, v)| (k.to_string(), v.clone())).collect();
     e.retain(|(k, _)| k != "tokenizer.ggml.pre");
     e.push(("tokenizer.ggml.pre".into(), Value::String("tekken".into())));
@@ -410,6 +418,6 @@ fn unsupported_tokenizers_are_clear_errors() {
     assert!(err.contains("pre-type `tekken`"), "{err}");
     let no_template = ChatTemplate::from_metadata(g.meta()).is_ok();
     assert!(no_template, "the qwen2 vocabulary carries a template");
-    let e = ChatTemplate::from_gguf(&Gguf::open(data("ggml-vocab-gpt-2.gguf")).unwrap()).unwrap_err().to_string();
+    let e = ChatTemplate::from_gguf(&Gguf::open(vocab_file("ggml-vocab-gpt-2.gguf")).unwrap()).unwrap_err().to_string();
     assert!(e.contains("has no chat template"), "{e}");
 }

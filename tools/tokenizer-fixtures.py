@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import random
-import shutil
 import struct
 import sys
 import tempfile
@@ -39,8 +38,9 @@ from llama_cpp import Llama
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "tokenizer")
 
-# Vocabularies committed under tests/data/tokenizer (llama.cpp's models/ggml-vocab-*.gguf): the
-# smallest set with one file per pre-tokenizer type and tokenizer model.
+# llama.cpp's models/ggml-vocab-*.gguf that the tests read (fetched into the cache by
+# `tools/fetch-weights.sh vocabs`, not committed): the smallest set with one file per
+# pre-tokenizer type and tokenizer model.
 VOCABS = ["gpt-2", "llama-bpe", "qwen2", "llama-spm"]
 
 CORPUS = [
@@ -413,8 +413,6 @@ def main(llama_cpp_dir, smollm2, qwen25=None):
     vocabs = {}
     for name in VOCABS:
         src = os.path.join(models, f"ggml-vocab-{name}.gguf")
-        for ext in ("", ".inp", ".out"):
-            shutil.copyfile(src + ext, os.path.join(OUT, f"ggml-vocab-{name}.gguf{ext}"))
         v = vocabs[name] = Vocab(src)
         texts = CORPUS + SPECIAL_CASES[name] + inp_texts(src + ".inp") + random_cases(name, 60)
         write(f"{name}.json", fixture(v, texts, f"llama.cpp models/ggml-vocab-{name}.gguf"))
