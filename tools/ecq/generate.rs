@@ -29,7 +29,7 @@ pub struct Args {
     /// Run the CPU reference forward pass instead of the GPU.
     #[arg(long)]
     cpu: bool,
-    /// Wrap the prompt in the model's chat template as a user turn.
+    /// Wrap the prompt in the model's chat template as a user turn (ChatML, Llama 3 or Gemma).
     #[arg(long)]
     chat: bool,
     /// With --chat: the system message (default: the template's own, if any).
@@ -56,6 +56,28 @@ pub struct Args {
     /// (default: the stored codes resident, no coding).
     #[arg(long)]
     strategy: Option<String>,
+}
+
+/// Today's date (UTC) as Llama 3.2's template prints it (`strftime_now("%d %b %Y")`): `05 Dec 2026`.
+fn today() -> String {
+    let days = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400);
+    civil_date(days as i64)
+}
+
+/// `%d %b %Y` of the day `days` after 1970-01-01 (the proleptic Gregorian calendar).
+fn civil_date(days: i64) -> String {
+    // Howard Hinnant's `civil_from_days`.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!("{day:02} {} {year}", MONTHS[month as usize - 1])
 }
 
 pub fn model_path(name: &str) -> ecq::Result<PathBuf> {
@@ -131,18 +153,17 @@ pub fn run(a: Args) -> ecq::Result<ExitCode> {
         eprintln!("ecq: linear layers as {format}: {:.3} bits per weight", r.linear_bits_per_weight);
         w = r.weights;
     }
-    let text = if a.chat {
+    let prompt = if a.chat {
         let mut msgs = vec![];
         if let Some(s) = &a.system {
             msgs.push(Message::new("system", s.clone()));
         }
         msgs.push(Message::new("user", a.prompt.clone()));
-        ChatTemplate::from_gguf(&g)?.render(&msgs, true)
+        ChatTemplate::from_gguf(&g)?.with_date(&today()).encode(&tok, &msgs, true)?
     } else {
-        a.prompt.clone()
+        tok.encode_prompt(&a.prompt)
     };
     drop(g);
-    let prompt = tok.encode_prompt(&text);
     if prompt.is_empty() {
         return Err(ecq::Error::InvalidArgument("the prompt encodes to no tokens".into()));
     }
@@ -154,7 +175,10 @@ pub fn run(a: Args) -> ecq::Result<ExitCode> {
         Some(temperature) => Sampling::Temperature { temperature, top_p: a.top_p, seed: a.seed },
     };
     let room = max_seq.saturating_sub(prompt.len());
-    let opts = GenerateOptions { max_tokens: a.max_tokens.min(room), sampling, stop: tok.eos().into_iter().collect() };
+    // End of sequence, of turn (`<|eot_id|>`, `<|im_end|>`, `<end_of_turn>`) and the rest of the
+    // tokens llama.cpp stops on.
+    let stop = tok.end_of_generation().to_vec();
+    let opts = GenerateOptions { max_tokens: a.max_tokens.min(room), sampling, stop };
     eprintln!(
         "ecq: {} ({} layers, {:.1} MB of weights) on {device}; loaded in {load_s:.2} s; prompt {} tokens",
         path.file_name().map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned()),
@@ -162,7 +186,8 @@ pub fn run(a: Args) -> ecq::Result<ExitCode> {
         w.stored_bytes() as f64 / 1e6,
         prompt.len()
     );
-    let mut stream = tok.stream();
+    // Control tokens the model emits without stopping (`<|im_start|>`) are not shown, as in llama.cpp.
+    let mut stream = tok.stream().hide_control();
     let mut stdout = std::io::stdout().lock();
     let start = Instant::now();
     let mut stamps: Vec<Instant> = Vec::new();
@@ -196,4 +221,15 @@ pub fn run(a: Args) -> ecq::Result<ExitCode> {
         eprintln!("ecq: {} token generated ({why})", out.len());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn civil_dates() {
+        assert_eq!(super::civil_date(0), "01 Jan 1970");
+        assert_eq!(super::civil_date(19_930), "26 Jul 2024");
+        assert_eq!(super::civil_date(11_016), "29 Feb 2000");
+        assert_eq!(super::civil_date(-1), "31 Dec 1969");
+    }
 }
